@@ -1,0 +1,182 @@
+"""Rendering an edit plan: the same cuts, moves and fade gains on every channel, block by block.
+
+The output timeline is split once into *pieces*: stretches where one segment plays at unity gain (copied bit for bit
+in the file's own sample format) and fades, where one or two segments are mixed in float64 with gains that depend only
+on the plan — never on the channel — and rounded back to the file's resolution. No dither is added. PCM results that
+exceed full scale are clipped and counted; float files keep levels above 0 dBFS.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from aligner.plan import EditPlan, fade_gains
+from nbd_errors import PlanValidationError
+from session_io.audio import BLOCK_FRAMES, SourceReader
+from session_io.session import Session, sample_domain
+from session_io.stems import StemWriter
+
+__all__ = ["RenderReport", "render_source", "render_stems"]
+
+
+@dataclass(frozen=True)
+class _Part:
+    segment: int
+    gain: str | None  # None: unity; "in" or "out": that segment's fade curve
+
+
+@dataclass(frozen=True)
+class _Piece:
+    dest_start: int
+    dest_end: int
+    parts: tuple[_Part, ...]
+
+
+def _pieces(plan: EditPlan) -> list[_Piece]:
+    """Split the output timeline into unity stretches and fades (the plan must be valid)."""
+    pieces: list[_Piece] = []
+    last = len(plan.segments) - 1
+    for k, s in enumerate(plan.segments):
+        body_start = s.dest_start_samples + s.fade_in_samples
+        body_end = s.dest_end_samples - s.fade_out_samples
+        if s.fade_in_samples:
+            parts = (_Part(k, "in"),) if k == 0 else (_Part(k - 1, "out"), _Part(k, "in"))
+            pieces.append(_Piece(s.dest_start_samples, body_start, parts))
+        if body_end > body_start:
+            pieces.append(_Piece(body_start, body_end, (_Part(k, None),)))
+        if s.fade_out_samples and k == last:
+            pieces.append(_Piece(body_end, s.dest_end_samples, (_Part(k, "out"),)))
+    return pieces
+
+
+def _quantise(mix: np.ndarray, dtype: np.dtype, bits: int | None) -> tuple[np.ndarray, int]:
+    """float64 mix → the file's processing dtype at its resolution; returns (samples, how many were clipped)."""
+    if bits is None:
+        return mix.astype(dtype), 0
+    step = float(1 << (32 - bits))  # PCM is left-justified in int32
+    levels = np.floor(mix / step + 0.5)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    clipped = int(np.count_nonzero((levels < lo) | (levels > hi)))
+    return (np.clip(levels, lo, hi) * step).astype(dtype), clipped
+
+
+@dataclass
+class RenderReport:
+    """What rendering did: clipped samples per stem file name (PCM only), frames written per stem."""
+
+    clipped_samples: dict[str, int] = field(default_factory=dict)
+    frames: dict[str, int] = field(default_factory=dict)
+
+
+def render_source(
+    session: Session,
+    plan: EditPlan,
+    source_index: int,
+    reader: SourceReader,
+    block_frames: int = BLOCK_FRAMES,
+    clipped: list[int] | None = None,
+) -> Iterator[np.ndarray]:
+    """Render one source file through the plan, block by block.
+
+    Parameters
+    ----------
+    session : Session
+    plan : EditPlan
+        Valid, and as long as the session timeline.
+    source_index : int
+        Which of ``session.sources``.
+    reader : SourceReader
+        Open reader of that source.
+    block_frames : int
+        Output frames per block; the result does not depend on it.
+    clipped : list of int, optional
+        A one-element counter that clipped PCM samples are added to.
+
+    Yields
+    ------
+    np.ndarray
+        (frames, channels) blocks in the source's processing dtype, together exactly ``source.frames`` long: the
+        stem covers the same stretch of the timeline as its input.
+    """
+    source = session.sources[source_index]
+    dtype, bits = sample_domain(source.subtype)
+    pieces = _pieces(plan)
+    starts = [p.dest_start for p in pieces]
+    segments = plan.segments
+    for block_start in range(source.offset_samples, source.end_samples, block_frames):
+        block_end = min(block_start + block_frames, source.end_samples)
+        out = np.empty((block_end - block_start, source.channels), dtype=dtype)
+        i = max(bisect.bisect_right(starts, block_start) - 1, 0)
+        while i < len(pieces) and pieces[i].dest_start < block_end:
+            piece = pieces[i]
+            lo, hi = max(block_start, piece.dest_start), min(block_end, piece.dest_end)
+            i += 1
+            if hi <= lo:
+                continue
+            if piece.parts[0].gain is None:
+                shift = segments[piece.parts[0].segment].shift_samples
+                out[lo - block_start:hi - block_start] = reader.read(lo - shift, hi - shift)
+                continue
+            mix = np.zeros((hi - lo, source.channels), dtype=np.float64)
+            for part in piece.parts:
+                seg = segments[part.segment]
+                audio = reader.read(lo - seg.shift_samples, hi - seg.shift_samples).astype(np.float64)
+                if part.gain == "in":
+                    gains = fade_gains(seg.fade_in_shape, seg.fade_in_samples)[0]
+                    offset = lo - seg.dest_start_samples
+                else:
+                    gains = fade_gains(seg.fade_out_shape, seg.fade_out_samples)[1]
+                    offset = lo - (seg.dest_end_samples - seg.fade_out_samples)
+                mix += audio * gains[offset:offset + hi - lo, None]
+            samples, n_clipped = _quantise(mix, dtype, bits)
+            out[lo - block_start:hi - block_start] = samples
+            if clipped is not None:
+                clipped[0] += n_clipped
+        yield out
+
+
+def render_stems(
+    session: Session,
+    plan: EditPlan,
+    stems_dir: Path,
+    progress: Callable[[int], None] | None = None,
+    block_frames: int = BLOCK_FRAMES,
+) -> RenderReport:
+    """Render every source of a session through one plan into ``stems_dir``.
+
+    Parameters
+    ----------
+    session : Session
+    plan : EditPlan
+        Validated here; its length must equal the session's timeline length.
+    stems_dir : Path
+        Created if missing; stems are written with a ``.part`` suffix (see :mod:`session_io.output`).
+    progress : callable, optional
+        Called with the number of frames (summed over sources) just written.
+    block_frames : int
+
+    Returns
+    -------
+    RenderReport
+    """
+    plan.validate()
+    if plan.length_samples != session.length_samples:
+        raise PlanValidationError(
+            [f"plan covers {plan.length_samples} samples but the session timeline is {session.length_samples}"]
+        )
+    stems_dir.mkdir(parents=True, exist_ok=True)
+    report = RenderReport()
+    for index, source in enumerate(session.sources):
+        clipped = [0]
+        with SourceReader(source) as reader, StemWriter(stems_dir, source) as writer:
+            for block in render_source(session, plan, index, reader, block_frames, clipped):
+                writer.write(block)
+                if progress is not None:
+                    progress(len(block))
+        report.clipped_samples[source.path.name] = clipped[0]
+        report.frames[source.path.name] = writer.frames_written
+    return report
