@@ -4,7 +4,8 @@ A segment copies source timeline samples ``[source_start, source_end)`` to the o
 segments tile the output timeline ``[0, length)`` in order; two neighbours overlap only by a crossfade, whose length
 is both the earlier one's ``fade_out`` and the later one's ``fade_in`` and whose shape they share. The first segment
 may fade in from silence and the last fade out to silence. Outside fades every output sample is a copy of one
-source sample, so a stem nulls against its source shifted by the segment's move.
+source sample, so a stem nulls against its source shifted by the segment's move. The first segment may start before source sample 0 and the last may end after the session's end:
+there the source is silence.
 """
 from __future__ import annotations
 
@@ -127,7 +128,10 @@ class EditPlan:
                 continue
             if s.source_end_samples <= s.source_start_samples:
                 problems.append(f"segment {i}: source end {s.source_end_samples} is not after start {s.source_start_samples}")
-            if s.source_start_samples < 0 or (_is_int(n) and s.source_end_samples > n):
+            # Only the first segment may start before the session and only the last end after it (silence there).
+            if (s.source_start_samples < 0 and i > 0) or (
+                _is_int(n) and s.source_end_samples > n and i < len(self.segments) - 1
+            ):
                 problems.append(f"segment {i}: source range {s.source_start_samples}-{s.source_end_samples} "
                                 f"lies outside the session (0-{n})")
             if s.fade_in_samples < 0 or s.fade_out_samples < 0:
