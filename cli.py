@@ -1,0 +1,180 @@
+"""The ``nbd`` command: conform multitrack drum sessions to a tempo grid.
+
+    nbd SESSION... --tempo-map song.mid -o OUT
+
+Parses options, calls the library, prints a summary. Every ``NbdError`` becomes one line on stderr naming the file
+and the problem; the other sessions still run. Exit codes: 0 every session done, 1 a session failed, 2 usage.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import sys
+import traceback
+from dataclasses import fields
+from pathlib import Path
+
+import click
+
+from aligner.config import AlignConfig
+from grid import DIVISIONS, FRAME_RATES, TempoMap, read_tempo_map
+from nbd_errors import NbdError
+
+__all__ = ["main", "CONFIG_DEFAULTS"]
+
+log = logging.getLogger("nbd")
+
+#: The CLI's defaults, taken from AlignConfig so they cannot drift apart.
+CONFIG_DEFAULTS = {f.name: f.default for f in fields(AlignConfig)}
+
+
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"nbd: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter())
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
+
+
+def _parse_meter(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) not in (1, 2, 4, 8, 16, 32, 64):
+        raise click.BadParameter(f"{text!r} is not a meter like 4/4, 6/8 or 7/8", param_hint="--meter")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _progress_factory(enabled: bool):
+    """Progress bars on stderr when it is a terminal; nothing otherwise."""
+    @contextlib.contextmanager
+    def factory(label: str, total: int):
+        if not enabled:
+            yield lambda n: None
+            return
+        with click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True) as bar:
+            yield bar.update
+    return factory
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    names, seen = [], {}
+    for p in paths:
+        base = (p.stem if p.is_file() else p.name) or "session"
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
+
+
+def _format_duration(samples: int, rate: int) -> str:
+    seconds = samples / rate if rate else 0
+    return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.argument("sessions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder. One session: OUT/stems and OUT/edits.json; several: OUT/<session name>/.")
+@click.option("--tempo-map", type=click.Path(path_type=Path, dir_okay=False),
+              help="MIDI file with the song's tempo and meter changes (applies to every session given).")
+@click.option("--bpm", type=click.FloatRange(min=1, max=999), help="Constant tempo in quarter notes per minute, "
+              "instead of --tempo-map.")
+@click.option("--meter", default="4/4", show_default=True, help="Meter with --bpm.")
+@click.option("--start", help="With --bpm: where bar 1 starts (seconds, 72000smp, or HH:MM:SS:FF).")
+@click.option("--midi-offset", help="With --tempo-map: where MIDI time 0 sits in the session (seconds, 72000smp or "
+              "HH:MM:SS:FF; timecode is clock time against the session's BWF start).  [default: session start]")
+@click.option("--grid", "grid_division", type=click.Choice(list(DIVISIONS)), default=CONFIG_DEFAULTS["grid"],
+              show_default=True, help="Grid the hits are conformed to.")
+@click.option("--swing", "swing_pct", type=click.FloatRange(0, 100), default=CONFIG_DEFAULTS["swing_pct"],
+              show_default=True, help="Swing in percent: 0 straight, 100 triplet feel.")
+@click.option("--fps", type=click.Choice(list(FRAME_RATES)), default=CONFIG_DEFAULTS["fps"], show_default=True,
+              help="Frame rate of timecode positions.")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Apply the edit plan of this edits.json instead of the identity plan.")
+@click.option("--dry-run", is_flag=True, help="Read, check and plan, but write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks for internal errors.")
+@click.version_option(package_name="neural-beat-detective", prog_name="nbd")
+def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division, swing_pct, fps, plan_path,
+         dry_run, as_json, quiet, verbose):
+    """Conform the drum SESSIONS (folders of mic files, or poly WAVs) to a tempo grid with one edit plan per session,
+    applied identically to every mic."""
+    _setup_logging(quiet, verbose)
+    if out is None and not dry_run:
+        raise click.UsageError("give an output folder with -o OUT (or --dry-run)")
+    if (tempo_map is None) == (bpm is None):
+        raise click.UsageError("give the tempo as --tempo-map song.mid or as --bpm N (one of them)")
+    if start is not None and bpm is None:
+        raise click.UsageError("--start goes with --bpm; with --tempo-map use --midi-offset")
+    if midi_offset is not None and tempo_map is None:
+        raise click.UsageError("--midi-offset goes with --tempo-map; with --bpm use --start")
+    try:
+        config = AlignConfig(grid=grid_division, swing_pct=swing_pct, fps=fps,
+                             midi_offset=midi_offset if tempo_map is not None else start)
+    except ValueError as e:
+        raise click.UsageError(str(e))
+
+    if tempo_map is not None:
+        try:
+            the_map = read_tempo_map(tempo_map)
+        except NbdError as e:
+            click.echo(f"nbd: error: {e}", err=True)
+            sys.exit(1)
+    else:
+        numerator, denominator = _parse_meter(meter)
+        the_map = TempoMap.constant(bpm, numerator, denominator)
+
+    from aligner.pipeline import SessionResult, run_session  # after option checks: keeps --help fast
+
+    names = _unique_names(list(sessions))
+    progress = _progress_factory(enabled=not quiet and not as_json and sys.stderr.isatty())
+    results: list[SessionResult] = []
+    for index, (path, name) in enumerate(zip(sessions, names), 1):
+        session_out = None if out is None else (out if len(sessions) == 1 else out / name)
+        if len(sessions) > 1 and not quiet and not as_json:
+            click.echo(f"[{index}/{len(sessions)}] {name}", err=True)
+        try:
+            result = run_session(path, the_map, config, session_out, plan_path, dry_run, progress, name)
+        except NbdError as e:
+            result = SessionResult(name, path, session_out, ok=False, error=str(e))
+            click.echo(f"nbd: error: {e}", err=True)
+        except Exception as e:  # a bug: still one line, and the batch goes on
+            result = SessionResult(name, path, session_out, ok=False, error=f"internal error: {type(e).__name__}: {e}")
+            click.echo(f"nbd: internal error in {path}: {type(e).__name__}: {e}"
+                       + ("" if verbose else " (run with --verbose for the traceback)"), err=True)
+            if verbose:
+                traceback.print_exc()
+        results.append(result)
+
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+    elif not quiet:
+        _print_summary(results, dry_run)
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _print_summary(results, dry_run: bool) -> None:
+    for r in results:
+        if not r.ok:
+            click.echo(f"FAILED  {r.name}: {r.error}")
+            continue
+        what = "checked (dry run)" if dry_run else f"-> {r.out_dir}/stems, {r.out_dir}/edits.json"
+        clipped = sum(r.clipped_samples.values())
+        click.echo(
+            f"ok      {r.name}: {r.files} files, {r.channels} channels, {r.sample_rate_hz} Hz, "
+            f"{_format_duration(r.length_samples, r.sample_rate_hz)}; {r.events_moved} events moved, "
+            f"{r.doubtful_events} doubtful" + (f", {clipped} samples clipped" if clipped else "") + f"; {what}"
+        )
+    failed = sum(1 for r in results if not r.ok)
+    if len(results) > 1 or failed:
+        click.echo(f"{len(results) - failed} of {len(results)} sessions done, {failed} failed")
+
+
+if __name__ == "__main__":
+    main()

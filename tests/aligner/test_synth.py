@@ -1,0 +1,71 @@
+"""The session synthesiser: truth that matches the audio, mic delays, polarity, determinism."""
+import json
+
+import numpy as np
+import soundfile as sf
+
+from aligner.synth import SynthConfig, synthesise, write_session
+from grid import read_tempo_map
+from session_io import read_session
+
+SMALL = SynthConfig(bars=4, tempo_change_bar=3)
+
+
+def test_truth_attacks_start_where_the_close_mic_starts_sounding():
+    s = synthesise(SMALL)
+    kick_in = s.audio["Kick In.wav"][:, 0]
+    kicks = [st for st in s.strokes if st.drum == "kick"]
+    assert len(kicks) >= 10
+    for st in kicks:
+        before = np.abs(kick_in[st.sample - 48:st.sample]).max()
+        after = np.abs(kick_in[st.sample:st.sample + 48]).max()
+        assert after > 4 * before, st
+
+
+def test_overheads_hear_the_kick_later_than_the_close_mic():
+    s = synthesise(SMALL)
+    delays = s.mic_delays_samples
+    # 48 kHz: the kick in mic is 10 cm from the kick (14 samples), the overheads about 1.5 m (over 200 samples)
+    assert delays["OH L"]["kick"] - delays["Kick In"]["kick"] > 150
+    assert delays["Room"]["kick"] > delays["OH L"]["kick"]
+
+
+def test_snare_bottom_is_polarity_inverted_against_the_top():
+    s = synthesise(SMALL)
+    snare = next(st for st in s.strokes if st.drum == "snare" and st.kind == "normal")
+    top = s.audio["Snare Top.wav"][snare.sample:snare.sample + 200, 0]
+    bottom = s.audio["Snare Bottom.wav"][snare.sample:snare.sample + 400, 0]
+    lag = int(np.argmax(np.abs(np.correlate(bottom, top, "valid"))))
+    assert np.dot(bottom[lag:lag + 200], top) < 0
+
+
+def test_performance_has_ghosts_flams_and_far_off_events_on_a_tempo_change():
+    s = synthesise(SynthConfig(bars=8, seed=3))
+    kinds = {st.kind for st in s.strokes}
+    assert {"normal", "ghost", "flam_grace"} <= kinds
+    assert len(s.tempo_map.tempos) == 2
+    # some events sit 30-45 % of a 16th off their line (at 100 BPM a 16th is 7200 samples at 48 kHz)
+    assert any(abs(st.offset_samples) > 0.29 * 7200 for st in s.strokes if st.kind == "normal")
+    assert any(st.offset_samples < 0 for st in s.strokes) and any(st.offset_samples > 0 for st in s.strokes)
+
+
+def test_written_session_reads_back_with_its_tempo_map_and_truth(tmp_path):
+    s = synthesise(SMALL)
+    folder = write_session(s, tmp_path / "session")
+    session = read_session(folder)
+    assert len(session.tracks) == 9 and session.channel_count == 10
+    assert next(t for t in session.tracks if t.name == "OH").channel_indices == (0, 1)
+    assert read_tempo_map(folder / "song.mid") == s.tempo_map
+    truth = json.loads((folder / "truth.json").read_text())
+    assert [st["sample"] for st in truth["strokes"]] == [st.sample for st in s.strokes]
+    assert {"sample", "drum", "velocity", "line_sample", "line_bbt"} <= set(truth["strokes"][0])
+    assert sf.info(str(folder / "Kick In.wav")).subtype == "PCM_24"
+
+
+def test_same_seed_same_bytes(tmp_path):
+    a = write_session(synthesise(SMALL), tmp_path / "a")
+    b = write_session(synthesise(SMALL), tmp_path / "b")
+    for f in a.iterdir():
+        assert f.read_bytes() == (b / f.name).read_bytes()
+    c = synthesise(SynthConfig(bars=4, tempo_change_bar=3, seed=1))
+    assert [st.sample for st in c.strokes] != [st.sample for st in synthesise(SMALL).strokes]

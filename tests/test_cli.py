@@ -1,0 +1,189 @@
+"""The nbd command end to end on generated sessions: outputs, exit codes, error lines, inputs untouched."""
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+import cli
+from aligner.config import AlignConfig
+from aligner.plan import EditPlan, Segment
+from aligner.synth import SynthConfig, synthesise, write_session
+from tests.conftest import tree_hashes
+from tests.helpers import noise, write_audio
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """A small synthesised session (4 bars, 10 channels)."""
+    folder = tmp_path_factory.mktemp("ex") / "take1"
+    write_session(synthesise(SynthConfig(bars=4, tempo_change_bar=3)), folder)
+    return folder
+
+
+def nbd(*args):
+    return CliRunner().invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _audio(path):
+    return sf.read(str(path), dtype="int32", always_2d=True)[0]
+
+
+def test_one_session_writes_stems_and_edits_json_and_leaves_inputs_alone(example, tmp_path):
+    before = tree_hashes(example)
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    stems = sorted(p.name for p in (tmp_path / "out" / "stems").iterdir())
+    assert stems == sorted(p.name for p in example.glob("*.wav"))
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    assert doc["session"]["sample_rate_hz"] == 48000
+    assert doc["plan"]["segments"][0]["dest_start_samples"] == 0
+    assert doc["tempo_map"]["tempos"][1]["bpm"] == 100
+    assert tree_hashes(example) == before
+    # the only wav files under OUT are finished stems
+    assert all(p.parent.name == "stems" for p in (tmp_path / "out").rglob("*.wav"))
+
+
+def test_a_plan_moves_every_mic_by_the_same_samples(example, tmp_path):
+    length = sf.info(str(example / "Kick In.wav")).frames
+    plan = EditPlan(length, (
+        Segment(0, 96_064, 0, fade_out_samples=64),
+        Segment(95_971, 200_035, 96_000, 64, 64),  # 29 samples later, until output sample 200 064
+        Segment(200_123, length + 123, 200_000, 64, 0),  # 123 samples earlier, to the end
+    )).validate()
+    (tmp_path / "plan.json").write_text(json.dumps({"plan": plan.to_json()}))
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out", "--plan", tmp_path / "plan.json")
+    assert result.exit_code == 0, result.output
+    for wav in example.glob("*.wav"):
+        src, out = _audio(wav), _audio(tmp_path / "out" / "stems" / wav.name)
+        assert out.shape == src.shape
+        for seg in plan.segments:
+            lo = seg.dest_start_samples + seg.fade_in_samples
+            hi = min(seg.dest_end_samples - seg.fade_out_samples, length + seg.shift_samples)
+            assert np.array_equal(out[lo:hi], src[lo - seg.shift_samples:hi - seg.shift_samples]), wav.name
+    assert "2 events moved" in result.output
+
+
+def test_same_inputs_and_options_give_byte_identical_outputs(example, tmp_path):
+    for out in ("a", "b"):
+        assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / out).exit_code == 0
+    assert tree_hashes(tmp_path / "a") == tree_hashes(tmp_path / "b")
+
+
+def test_several_sessions_go_to_their_own_folders_and_a_bad_one_fails_alone(example, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    write_audio(bad / "kick.wav", noise(1000), rate=48000)
+    write_audio(bad / "snare.wav", noise(1000), rate=44100)
+    twin = tmp_path / "other" / "take1"
+    shutil.copytree(example, twin)
+    result = nbd(example, bad, twin, "--tempo-map", example / "song.mid", "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert f"nbd: error: {bad / 'snare.wav'}: sample rate 44100 Hz differs from 48000 Hz" in result.output
+    assert (tmp_path / "out" / "take1" / "edits.json").exists()
+    assert (tmp_path / "out" / "take1-2" / "edits.json").exists()  # same name made unique
+    assert not (tmp_path / "out" / "bad").exists()
+    assert "2 of 3 sessions done, 1 failed" in result.output
+
+
+def test_a_crash_mid_render_keeps_the_earlier_good_outputs(example, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert nbd(example, "--bpm", 120, "-o", out).exit_code == 0
+    good = tree_hashes(out)
+
+    from session_io.stems import StemWriter
+    calls = {"n": 0}
+    real_write = StemWriter.write
+
+    def dying_write(self, block):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(28, "No space left on device")
+        real_write(self, block)
+
+    monkeypatch.setattr(StemWriter, "write", dying_write)
+    result = CliRunner().invoke(cli.main, [str(example), "--tempo-map", str(example / "song.mid"), "-o", str(out)])
+    assert result.exit_code == 1
+    assert tree_hashes(out) == good  # the earlier set, whole; no partial folder left
+    assert not any(p.name.startswith(".partial") for p in out.iterdir())
+
+
+def test_output_folder_that_would_replace_inputs_is_refused(example, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(example, out / "stems")
+    before = tree_hashes(out)
+    result = nbd(out / "stems", "--bpm", 120, "-o", out)
+    assert result.exit_code == 1 and "would replace the input file" in result.output
+    assert tree_hashes(out) == before
+
+
+def test_dry_run_writes_nothing(example, tmp_path):
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0 and "dry run" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_summary(example, tmp_path):
+    result = nbd(example, "--bpm", 100, "--meter", "3/4", "--start", "0.25s", "-o", tmp_path / "out", "--json")
+    summary = json.loads(result.output)
+    assert summary[0]["ok"] and summary[0]["channels"] == 10
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    assert doc["grid"]["midi_origin_samples"] == 12000
+    assert doc["tempo_map"]["meters"][0]["meter"] == "3/4"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bpm", "120"], "-o OUT"),
+    (["-o", "x"], "--tempo-map song.mid or as --bpm"),
+    (["-o", "x", "--bpm", "120", "--tempo-map", "a.mid"], "one of them"),
+    (["-o", "x", "--bpm", "120", "--grid", "1/5"], "1/5"),
+    (["-o", "x", "--bpm", "120", "--swing", "30", "--grid", "1/8t"], "straight grids"),
+    (["-o", "x", "--bpm", "120", "--meter", "4/3"], "not a meter"),
+])
+def test_usage_errors_exit_2(example, args, message):
+    result = CliRunner().invoke(cli.main, [str(example), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_smpte_tempo_map_fails_with_exit_1_naming_the_file(example, tmp_path):
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack())
+    mid.save(tmp_path / "smpte.mid")
+    data = bytearray((tmp_path / "smpte.mid").read_bytes())
+    data[12:14] = (0xE728).to_bytes(2, "big")  # -25 fps, 40 ticks per frame
+    (tmp_path / "smpte.mid").write_bytes(bytes(data))
+    result = nbd(example, "--tempo-map", tmp_path / "smpte.mid", "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'smpte.mid'}: SMPTE-timed MIDI file" in result.output
+
+
+def test_bad_midi_offset_fails_the_session(example, tmp_path):
+    result = nbd(example, "--tempo-map", example / "song.mid", "--midi-offset", "soon", "-o", tmp_path / "o")
+    assert result.exit_code == 1 and "not a position" in result.output
+
+
+def test_cli_defaults_agree_with_align_config():
+    params = {p.name: p.default for p in cli.main.params}
+    config = {f.name: f.default for f in fields(AlignConfig)}
+    assert params["grid_division"] == config["grid"]
+    assert params["swing_pct"] == config["swing_pct"]
+    assert params["fps"] == config["fps"]
+
+
+def test_installed_nbd_command_runs(example, tmp_path):
+    exe = Path(sys.executable).with_name("nbd")
+    if not exe.exists():
+        pytest.skip(f"nbd entry point not installed beside {sys.executable}")
+    proc = subprocess.run([str(exe), str(example), "--bpm", "120", "-o", str(tmp_path / "out"), "-q"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "edits.json").exists()
+    assert "Traceback" not in proc.stderr
