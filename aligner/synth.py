@@ -156,7 +156,8 @@ def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator) -
         t = t_of(0.4)
         tone = np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.07)
         wires = _highpass(rng.standard_normal(len(t)), 1) * np.exp(-t / 0.12) * 0.5
-        sound = 0.7 * tone + wires
+        stick = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.001) * 0.4
+        sound = 0.7 * tone + wires + stick
     elif drum == "hihat":
         t = t_of(0.15)
         sound = _highpass(rng.standard_normal(len(t)), 3) * np.exp(-t / 0.03) * 0.25
@@ -164,13 +165,16 @@ def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator) -
         t = t_of(0.6)
         f0 = 150 if drum == "rack_tom" else 95
         freq = f0 * (1 + 0.3 * np.exp(-t / 0.05))
-        sound = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / 0.25)
+        stick = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.0015) * 0.25
+        sound = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / 0.25) + stick
     elif drum == "crash":
         t = t_of(2.5)
         sound = _highpass(rng.standard_normal(len(t)), 2) * np.exp(-t / 0.9) * 0.2
     else:
         raise ValueError(f"unknown drum {drum!r}")
     sound[:4] *= np.linspace(0.25, 1.0, 4)  # a sharp but not instantaneous attack
+    tail = min(len(sound), int(0.02 * rate))
+    sound[-tail:] *= np.linspace(1.0, 0.0, tail)  # no click where the one-shot ends
     return amp * sound
 
 

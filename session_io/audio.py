@@ -14,7 +14,7 @@ from nbd_errors import SessionReadError, UnsupportedFormatError
 from session_io.riff import audio_chunk_shortfall, read_bext
 from session_io.session import SUPPORTED_SUBTYPES, AudioSource, sample_domain
 
-__all__ = ["probe", "check_audio", "SourceReader", "BLOCK_FRAMES"]
+__all__ = ["probe", "check_audio", "SourceReader", "SessionReader", "BLOCK_FRAMES"]
 
 #: Frames per block for streaming reads and writes: memory stays flat whatever the song length.
 BLOCK_FRAMES = 1 << 16
@@ -166,3 +166,39 @@ class SourceReader:
             begin = lo + self.source.offset_samples - start
             out[begin:begin + len(data)] = data
         return out
+
+
+class SessionReader:
+    """Random access to every mic of a session as float64 in [-1, 1), for analysis (never for rendering).
+
+    Use as a context manager; it keeps one open reader per source.
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self._readers = [SourceReader(s) for s in session.sources]
+
+    def __enter__(self) -> "SessionReader":
+        for r in self._readers:
+            r.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for r in self._readers:
+            r.__exit__(*exc)
+
+    @staticmethod
+    def _scaled(block: np.ndarray) -> np.ndarray:
+        if block.dtype == np.int32:
+            return block.astype(np.float64) / 2147483648.0
+        return block.astype(np.float64)
+
+    def read_track(self, track_index: int, start: int, stop: int) -> np.ndarray:
+        """Timeline samples ``[start, stop)`` of one mic: (frames, its channels), float64, silence outside files."""
+        track = self.session.tracks[track_index]
+        block = self._readers[track.source_index].read(start, stop)
+        return self._scaled(block[:, list(track.channel_indices)])
+
+    def read_all(self, start: int, stop: int) -> np.ndarray:
+        """Timeline samples ``[start, stop)`` of every channel of every source side by side, float64."""
+        return np.concatenate([self._scaled(r.read(start, stop)) for r in self._readers], axis=1)

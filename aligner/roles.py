@@ -1,0 +1,114 @@
+"""Mic roles from track names: which drum a close mic belongs to, and which mics are overheads or rooms.
+
+Names are matched case-insensitively on their words ("Snare Bottom", "SN_btm", "OHL", "KdrumR", "Tom 2"). A name that
+matches nothing is ``other`` (with a warning): such mics are edited like every other but never place a hit.
+``--mic-role "Mic 3=snare"`` overrides the guess.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+
+from nbd_errors import NbdError
+from session_io.session import Session
+
+__all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "role_from_name", "parse_role_overrides",
+           "assign_roles"]
+
+log = logging.getLogger("nbd")
+
+#: Roles of close mics: each names the drum class whose hits the mic owns.
+CLOSE_ROLES = ("kick", "snare", "tom", "hihat", "ride", "crash")
+#: Roles of mics that hear the whole kit; they never decide a cut unless no close mic has the event.
+DISTANT_ROLES = ("overhead", "room")
+ROLES = CLOSE_ROLES + DISTANT_ROLES + ("other",)
+
+#: Which stroke of an event an editor lines up: lower first (kick and snare equal, then toms, hats, cymbals).
+ANCHOR_PRIORITY = {"kick": 0, "snare": 0, "tom": 1, "hihat": 2, "ride": 3, "crash": 3, "cymbal": 3, "other": 4}
+
+
+def _words(name: str) -> list[str]:
+    # split "KdrumL" / "SnareTop" camel case and any separators into lower-case words
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    return re.findall(r"[a-z]+", spaced.lower())
+
+
+def role_from_name(name: str) -> str:
+    """Guess a mic's role from its track or file name; ``"other"`` when nothing matches.
+
+    Examples
+    --------
+    >>> [role_from_name(n) for n in ["Kick In", "SN btm", "OHL", "Floor Tom", "AmbR", "Hihat", "Mic 3"]]
+    ['kick', 'snare', 'overhead', 'tom', 'room', 'hihat', 'other']
+    """
+    words = _words(name)
+    joined = "".join(words)
+
+    def has(*prefixes: str) -> bool:
+        return any(w.startswith(p) for w in words for p in prefixes)
+
+    def word(*exact: str) -> bool:
+        return any(w in exact for w in words)
+
+    if has("overhead") or word("oh", "ohl", "ohr", "ovh", "ovhd"):
+        return "overhead"
+    if has("room", "amb"):
+        return "room"
+    if "hat" in joined or word("hh", "hhc", "hho"):
+        return "hihat"
+    if has("ride"):
+        return "ride"
+    if has("crash", "china", "splash"):
+        return "crash"
+    if has("snare") or word("sn", "snr", "sd"):
+        return "snare"
+    if has("tom") or word("rack", "floor", "ft", "rt"):
+        return "tom"
+    if has("kick", "kik", "kdrum", "bassdrum") or word("bd", "kd", "sub", "trig", "trigger"):
+        return "kick"
+    return "other"
+
+
+def parse_role_overrides(texts: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``["Mic 3=snare", ...]`` → ``{"mic 3": "snare"}`` (names compared case-insensitively).
+
+    Raises
+    ------
+    ValueError
+        An entry without ``=`` or with an unknown role.
+    """
+    overrides = {}
+    for text in texts:
+        name, sep, role = text.rpartition("=")
+        role = role.strip().lower()
+        if not sep or not name.strip():
+            raise ValueError(f"--mic-role {text!r} must look like \"Mic 3=snare\"")
+        if role not in ROLES:
+            raise ValueError(f"--mic-role {text!r}: unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        overrides[name.strip().lower()] = role
+    return overrides
+
+
+def assign_roles(session: Session, overrides: dict[str, str] | None = None) -> Session:
+    """The session with every track's ``role`` set: from ``overrides`` (by track name) or guessed from its name.
+
+    Raises
+    ------
+    NbdError
+        An override naming no track of the session.
+    """
+    overrides = dict(overrides or {})
+    names = {t.name.lower() for t in session.tracks}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise NbdError(f"--mic-role names no track of this session: {', '.join(unknown)} "
+                       f"(tracks: {', '.join(t.name for t in session.tracks)})", session.path)
+    tracks = []
+    for t in session.tracks:
+        role = overrides.get(t.name.lower()) or role_from_name(t.name)
+        if role == "other" and t.name.lower() not in overrides:
+            log.warning("%s: mic %r has no recognised role; it is edited but never places a hit "
+                        "(use --mic-role \"%s=snare\" etc.)", session.path, t.name, t.name)
+        tracks.append(replace(t, role=role))
+    return replace(session, tracks=tuple(tracks))
