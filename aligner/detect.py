@@ -63,6 +63,7 @@ class DetectorSettings:
     range_db: float = 45.0  # onsets more than this below the mic's loudest are ignored
     refine_before_ms: float = 3.0
     refine_after_ms: float = 4.0
+    attack_fraction: float = 0.2  # the attack starts where the mic first exceeds this share of the attack's peak
     same_drum_window_ms: float = 3.0
     bleed_window_ms: float = 8.0
     bleed_correlation: float = 0.6
@@ -155,7 +156,7 @@ def _refine(reader: SessionReader, track: int, approx: int, rate: int, s: Detect
     pre_end = before // 2
     background = float(mag[:pre_end].max()) if pre_end else 0.0
     peak = float(mag[pre_end:].max()) if len(mag) > pre_end else 0.0
-    threshold = max(2.0 * background, 0.05 * peak, 1e-9)
+    threshold = max(2.0 * background, s.attack_fraction * peak, 1e-9)
     above = np.flatnonzero(mag[pre_end:] > threshold)
     position = start + pre_end + int(above[0]) if len(above) else approx
     return position, peak

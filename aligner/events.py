@@ -1,0 +1,206 @@
+"""From hits to events: every stroke goes to a grid line; the strokes on one line are one event, with an anchor.
+
+- A stroke goes to its nearest line, except a flam's grace note, which joins its main stroke (a softer stroke of the
+  same drum followed within the flam window — the smaller of 35 ms and 0.3 × the grid step — by a louder one).
+- The anchor is the stroke an editor lines up: kick and snare first, then toms, hats, cymbals; ties go to the
+  earliest; never a grace note, and a ghost note only when the event has nothing else.
+- The target of the anchor is ``source + strength · (line − source)``. Events closer than ``exclude_within_pct`` % of
+  a step, or outside ``bars`` / inside ``exclude_bars``, stay where they are. Ghost-only events are conformed, or with
+  ``ghosts="ride"`` move with the event before them.
+- Confidence falls as the anchor gets further than a quarter step from its line (0 at half a step, where the
+  nearest line may be the wrong one) and as the anchor gets weak.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aligner.detect import Hit
+from aligner.roles import ANCHOR_PRIORITY
+from grid import GridLine, SessionGrid, grid_lines, line_samples, ms2samples, round_half_up
+
+__all__ = ["EventSettings", "Event", "make_events", "parse_bar_ranges"]
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """Options that decide which events move and where (see the module docstring)."""
+
+    division: str = "1/16"
+    swing_pct: float = 0.0
+    strength_pct: float = 100.0
+    exclude_within_pct: float = 0.0
+    bars: tuple[tuple[int, int], ...] = ()  # conform only these bar ranges (inclusive); empty = all
+    exclude_bars: tuple[tuple[int, int], ...] = ()
+    ghosts: str = "conform"  # or "ride"
+    ghost_strength: float = 0.2  # strokes below this share of their mic's loudest hit are ghost notes
+    flam_ms: float = 35.0
+    doubtful_below: float = 0.5
+
+
+@dataclass
+class Event:
+    """The strokes on one grid line and what happens to them.
+
+    Attributes
+    ----------
+    line : GridLine
+    strokes : list of Hit
+        Sorted by position; grace notes included.
+    anchor : Hit
+    target : int
+        Where the anchor goes (session samples); equals ``anchor.position`` when the event is not conformed.
+    conform : bool
+    reason : str
+        Why it is not conformed (``exclude-within``, ``outside --bars``, ``--exclude-bars``, ``ghost ride``).
+    confidence : float
+        0-1.
+    flags : list of str
+        Problems found while planning (the planner adds to them).
+    """
+
+    line: GridLine
+    strokes: list[Hit]
+    anchor: Hit
+    target: int
+    step_samples: float
+    conform: bool = True
+    reason: str = ""
+    confidence: float = 1.0
+    grace: list[Hit] = field(default_factory=list)
+    ghost_only: bool = False
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def earliest(self) -> int:
+        """Position of the earliest stroke (session samples)."""
+        return self.strokes[0].position
+
+    @property
+    def latest(self) -> int:
+        """Position of the latest stroke (session samples)."""
+        return self.strokes[-1].position
+
+    @property
+    def shift(self) -> int:
+        """Samples the event moves (positive = later)."""
+        return self.target - self.anchor.position
+
+    @property
+    def doubtful(self) -> bool:
+        """Worth a person's look: low confidence or a planning problem."""
+        return self.confidence < 0.5 or bool(self.flags)
+
+
+def parse_bar_ranges(text: str | None) -> tuple[tuple[int, int], ...]:
+    """``"5-68,72"`` → ``((5, 68), (72, 72))``.
+
+    Raises
+    ------
+    ValueError
+        Text that is not a comma-separated list of bars and bar ranges.
+    """
+    if not text:
+        return ()
+    ranges = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise ValueError(f"not a bar range: {part!r} (use e.g. 5-68 or 5-68,72)") from None
+        if b < a:
+            raise ValueError(f"bar range {part!r} ends before it starts")
+        ranges.append((a, b))
+    return tuple(ranges)
+
+
+def _in_ranges(bar: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(a <= bar <= b for a, b in ranges)
+
+
+def _anchor(strokes: list[Hit], grace: list[Hit], ghost_strength: float) -> Hit:
+    candidates = [h for h in strokes if h not in grace] or strokes
+    solid = [h for h in candidates if h.strength >= ghost_strength]
+    return min(solid or candidates, key=lambda h: (ANCHOR_PRIORITY.get(h.drum, 4), h.position))
+
+
+def make_events(hits: list[Hit], grid: SessionGrid, length_samples: int, settings: EventSettings) -> list[Event]:
+    """Group hits into events on grid lines and decide each event's target.
+
+    Parameters
+    ----------
+    hits : list of Hit
+        Sorted by position.
+    grid : SessionGrid
+    length_samples : int
+        Session length, to bound the grid.
+    settings : EventSettings
+
+    Returns
+    -------
+    list of Event
+        Sorted by earliest stroke.
+    """
+    if not hits:
+        return []
+    rate = grid.sample_rate_hz
+    margin = rate  # lines up to a second outside the session still catch early first and late last strokes
+    lines = grid_lines(grid, -margin, length_samples + margin, settings.division, settings.swing_pct)
+    if not lines:
+        return []
+    samples = line_samples(lines)
+    positions = np.array([h.position for h in hits], dtype=np.int64)
+    right = np.clip(np.searchsorted(samples, positions), 1, len(samples) - 1)
+    nearest = np.where(positions - samples[right - 1] <= samples[right] - positions, right - 1, right)
+    line_of = [int(i) for i in nearest]
+
+    def step_at(i: int) -> float:
+        line = lines[i]
+        return float(grid.quarters2samples_exact(line.quarters + line.step_quarters)
+                     - grid.quarters2samples_exact(line.quarters))
+
+    # flams: a softer stroke followed closely by a louder one on the same drum joins that stroke's line
+    grace_idx: set[int] = set()
+    for i in range(len(hits) - 2, -1, -1):
+        window = min(ms2samples(settings.flam_ms, rate), round(0.3 * step_at(line_of[i])))
+        for j in range(i + 1, len(hits)):
+            if hits[j].position - hits[i].position > window:
+                break
+            if hits[j].drum == hits[i].drum and hits[j].strength > hits[i].strength:
+                line_of[i] = line_of[j]
+                grace_idx.add(i)
+                break
+
+    by_line: dict[int, list[int]] = {}
+    for i, li in enumerate(line_of):
+        by_line.setdefault(li, []).append(i)
+
+    events: list[Event] = []
+    for li, members in sorted(by_line.items(), key=lambda kv: hits[kv[1][0]].position):
+        strokes = sorted((hits[i] for i in members), key=lambda h: (h.position, h.track))
+        grace = [hits[i] for i in members if i in grace_idx]
+        anchor = _anchor(strokes, grace, settings.ghost_strength)
+        line = lines[li]
+        step = step_at(li)
+        offset = line.sample - anchor.position
+        ghost_only = all(h.strength < settings.ghost_strength for h in strokes)
+        event = Event(line, strokes, anchor, anchor.position, step, grace=grace, ghost_only=ghost_only)
+        if ghost_only and settings.ghosts == "ride":
+            event.conform, event.reason = False, "ghost ride"
+        elif settings.bars and not _in_ranges(line.bar, settings.bars):
+            event.conform, event.reason = False, "outside --bars"
+        elif _in_ranges(line.bar, settings.exclude_bars):
+            event.conform, event.reason = False, "--exclude-bars"
+        elif abs(offset) < settings.exclude_within_pct / 100 * step:
+            event.conform, event.reason = False, "exclude-within"
+        else:
+            event.target = anchor.position + round_half_up(offset * settings.strength_pct / 100)
+        ratio = abs(offset) / step if step else 0.0
+        timing = min(1.0, max(0.0, (0.5 - ratio) / 0.25))
+        loudness = min(1.0, anchor.strength / 0.1)
+        event.confidence = round(timing * loudness, 3)
+        events.append(event)
+    return events

@@ -1,0 +1,243 @@
+"""From events to one edit plan: cuts in the quiet before each event, moves, gap fills and crossfades.
+
+Events that move by the same amount share a segment, so a cut is made only where the move changes. Each cut sits at
+the quietest point (all mics summed) of a short pre-roll before the event's earliest stroke, and its crossfade lies
+wholly before the cut, so no crossfade ever spans a transient. At a cut:
+
+- **overlap** (the event moves earlier than the material before it): the earlier segment is shortened; it may not
+  end within ``guard_ms`` of its own last stroke (the attack still ringing into the far mics), else the move is
+  reduced and the event flagged;
+- **gap** (the event moves later): the gap is filled with material in which no mic has an onset — the decay just
+  before the cut replayed (seamless into the event's pre-roll) or, when that is too short, the tail of an earlier
+  event, looped if need be; never silence. Without enough clean material the move is reduced and the event flagged.
+
+Crossfades are equal-gain where the two sides are correlated (> 0.5 over all mics) and equal-power where not, with
+the same gains on every channel. No stroke's source samples are ever played twice.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aligner.events import Event
+from aligner.plan import EditPlan, Segment
+from grid import ms2samples
+from session_io.audio import SessionReader
+
+__all__ = ["PlannerSettings", "make_plan"]
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """Cut and fade lengths in ms."""
+
+    crossfade_ms: float = 2.0
+    preroll_ms: float = 10.0
+    min_preroll_ms: float = 0.7  # the crossfade ends at least this long before the earliest stroke
+    guard_ms: float = 20.0  # after a stroke, its attack may still reach far mics: no cut or replay before this
+    look_back_units: int = 8  # how many earlier decays may serve as gap filler
+
+
+@dataclass
+class _Unit:
+    events: list[Event]
+    shift: int
+    cut: int = 0
+    strokes_latest: int = -(1 << 62)
+
+    @property
+    def earliest(self) -> int:
+        return self.events[0].earliest
+
+
+def _correlated(reader: SessionReader, a_start: int, b_start: int, length: int) -> bool:
+    a = reader.read_all(a_start, a_start + length)
+    b = reader.read_all(b_start, b_start + length)
+    denom = math.sqrt(float(np.sum(a * a)) * float(np.sum(b * b)))
+    return denom > 0 and float(np.sum(a * b)) / denom > 0.5
+
+
+def _shape(reader: SessionReader, a_start: int, b_start: int, length: int) -> str:
+    """Crossfade shape for fading source [a_start, +length) out while [b_start, +length) fades in."""
+    if a_start == b_start:
+        return "equal_gain"
+    return "equal_gain" if _correlated(reader, a_start, b_start, length) else "equal_power"
+
+
+def _quietest_cut(reader: SessionReader, lo: int, hi: int, fade: int) -> int:
+    """The cut in [lo, hi] whose crossfade [cut - fade, cut) has the least energy over all mics."""
+    audio = reader.read_all(lo - fade, hi)
+    energy = np.concatenate([[0.0], np.cumsum(np.sum(audio * audio, axis=1))])
+    windows = energy[fade:] - energy[:-fade]  # windows[i] = energy of [lo - fade + i, lo + i)
+    return lo + int(np.argmin(windows[: hi - lo + 1]))
+
+
+@dataclass
+class _Builder:
+    """Accumulates segments; the open one runs from ``src_start`` with ``shift`` and a known fade-in."""
+
+    reader: SessionReader
+    segments: list[Segment] = field(default_factory=list)
+    src_start: int = 0
+    shift: int = 0
+    fade_in: int = 0
+    shape_in: str = "equal_power"
+    label: str = "session start"
+
+    def close(self, src_end: int, fade_out: int, shape_out: str) -> None:
+        self.segments.append(Segment(self.src_start, src_end, self.src_start + self.shift, self.fade_in, fade_out,
+                                     self.shape_in, shape_out, self.label))
+
+    def open(self, src_start: int, shift: int, fade_in: int, shape_in: str, label: str) -> None:
+        self.src_start, self.shift, self.fade_in, self.shape_in, self.label = src_start, shift, fade_in, shape_in, label
+
+
+def _fill_pieces(span: int, piece_max: int, fade: int) -> list[int]:
+    """Lengths of pieces that cover ``span`` output samples, overlapping each other by ``fade``."""
+    if span <= piece_max:
+        return [span]
+    n = math.ceil((span - fade) / (piece_max - fade))
+    total = span + (n - 1) * fade
+    return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+
+def make_plan(session, events: list[Event], reader: SessionReader,
+              settings: PlannerSettings = PlannerSettings()) -> EditPlan:
+    """Build the session's edit plan from its events (their ``flags`` are extended where a move is reduced).
+
+    Parameters
+    ----------
+    session : Session
+    events : list of Event
+        Sorted by earliest stroke, with targets decided.
+    reader : SessionReader
+        Open on the session, to find quiet cut points and choose crossfade shapes.
+    settings : PlannerSettings
+
+    Returns
+    -------
+    EditPlan
+        Valid; every event's anchor lands on its target unless the event was flagged.
+    """
+    rate = session.sample_rate_hz
+    length = session.length_samples
+    fade = max(1, ms2samples(settings.crossfade_ms, rate))
+    preroll = ms2samples(settings.preroll_ms, rate)
+    min_pre = ms2samples(settings.min_preroll_ms, rate)
+    guard = ms2samples(settings.guard_ms, rate)
+
+    head = _Unit([], 0, cut=0)
+    units = [head]
+    for e in events:
+        shift = e.shift if e.conform else 0
+        if (e.reason == "ghost ride" or shift == units[-1].shift) and units[-1].events:
+            units[-1].events.append(e)
+        elif e.reason == "ghost ride" or shift == units[-1].shift:
+            head.events.append(e)  # before any other event: rides with the session start
+        else:
+            units.append(_Unit([e], shift))
+    for u in units:
+        u.strokes_latest = max((e.latest for e in u.events), default=-(1 << 62))
+
+    build = _Builder(reader)
+    done: list[_Unit] = [head]
+    for unit in units[1:]:
+        prev = done[-1]
+        lead = unit.events[0]
+        p_e = unit.earliest
+        floor = max(prev.strokes_latest + ms2samples(5, rate) + fade, build.src_start + build.fade_in + fade)
+        hi = p_e - min_pre
+        lo = max(p_e - preroll, floor)
+        if lo > hi:
+            cut = max(hi, build.src_start + build.fade_in + fade)
+            lead.flags.append("no quiet pre-roll before this event: the cut may clip the previous decay")
+        else:
+            cut = _quietest_cut(reader, lo, hi, fade)
+        unit.cut = cut
+        wanted = unit.shift - build.shift
+
+        if wanted < 0:  # overlap: shorten what comes before
+            keep_until = max(prev.strokes_latest + guard, build.src_start + build.fade_in)
+            overlap = min(-wanted, max(cut - fade - keep_until, 0))
+            if overlap < -wanted:
+                lead.flags.append(f"moved {overlap / rate * 1000:.1f} of {-wanted / rate * 1000:.1f} ms earlier: "
+                                  "more would cut into the previous event")
+            shift = build.shift - overlap
+            if overlap == 0:
+                _merge(prev, unit)
+                continue
+            shape = _shape(reader, cut - overlap - fade, cut - fade, fade)
+            build.close(cut - overlap, fade, shape)
+            build.open(cut - fade, shift, fade, shape, _label(lead))
+        else:  # gap: fill with clean decay
+            gap, region, looped = _find_filler(done, build, cut, wanted, fade, guard, settings.look_back_units)
+            if gap < wanted:
+                lead.flags.append(f"moved {gap / rate * 1000:.1f} of {wanted / rate * 1000:.1f} ms later: "
+                                  "not enough material without an onset to fill the gap")
+            if looped:
+                lead.flags.append("gap filled by repeating a short decay")
+            if gap == 0:
+                _merge(prev, unit)
+                continue
+            shift = build.shift + gap
+            r0, r1 = region
+            fade_next = min(fade, gap)
+            lengths = _fill_pieces(gap + fade, r1 - r0, fade)
+            first_src = r1 - lengths[0]
+            shape = _shape(reader, cut - fade, first_src, fade)
+            build.close(cut, fade, shape)
+            dest = cut + build.shift - fade
+            for i, piece in enumerate(lengths):
+                src = r1 - piece
+                last = i == len(lengths) - 1
+                out_fade = fade_next if last else fade
+                next_src = (cut - fade_next) if last else r1 - lengths[i + 1]
+                out_shape = _shape(reader, r1 - out_fade, next_src, out_fade)
+                build.segments.append(Segment(src, r1, dest, fade, out_fade, shape, out_shape,
+                                              f"gap fill before {_label(lead)}"))
+                shape = out_shape
+                dest += piece - out_fade
+            build.open(cut - fade_next, shift, fade_next, shape, _label(lead))
+        unit.shift = shift
+        for e in unit.events:
+            e.target = e.anchor.position + shift
+        done.append(unit)
+
+    build.close(length - build.shift, 0, "equal_power")
+    return EditPlan(length, tuple(build.segments)).validate()
+
+
+def _merge(prev: _Unit, unit: _Unit) -> None:
+    """A unit whose move came to nothing joins the one before it."""
+    for e in unit.events:
+        e.target = e.anchor.position + prev.shift
+    prev.events.extend(unit.events)
+    prev.strokes_latest = max(prev.strokes_latest, unit.strokes_latest)
+
+
+def _label(event: Event) -> str:
+    return f"event at line {event.line.bar}|{event.line.index_in_bar + 1}"
+
+
+def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade: int, guard: int,
+                 look_back: int) -> tuple[int, tuple[int, int], bool]:
+    """Clean material for a gap: (gap actually filled, source region, whether it is looped).
+
+    Candidates are the stretches between each earlier unit's last stroke (plus the guard) and the cut after it,
+    nearest first: the one just before this cut, then earlier decays.
+    """
+    candidates = []
+    ends = [u.cut for u in done[1:]] + [cut]
+    for unit, end in list(zip(done, ends))[::-1][: look_back + 1]:
+        start = max(unit.strokes_latest + guard, 0)
+        if end - start >= 3 * fade:
+            candidates.append((start, end))
+    for start, end in candidates:
+        if end - start >= wanted + fade:
+            return wanted, (start, end), False
+    if candidates:
+        best = max(candidates, key=lambda r: r[1] - r[0])
+        return wanted, best, True
+    return 0, (cut, cut), False
