@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from aligner.config import AlignConfig
+from aligner.config import DETECTORS, GHOST_MODES, AlignConfig
 from grid import DIVISIONS, FRAME_RATES, TempoMap, read_tempo_map
 from nbd_errors import NbdError
 
@@ -94,14 +94,31 @@ def _format_duration(samples: int, rate: int) -> str:
               show_default=True, help="Swing in percent: 0 straight, 100 triplet feel.")
 @click.option("--fps", type=click.Choice(list(FRAME_RATES)), default=CONFIG_DEFAULTS["fps"], show_default=True,
               help="Frame rate of timecode positions.")
+@click.option("--detector", type=click.Choice(DETECTORS), default=CONFIG_DEFAULTS["detector"], show_default=True,
+              help="How hits are found: classic signal processing, or none (re-render with the identity plan).")
+@click.option("--strength", "strength_pct", type=click.FloatRange(0, 100), default=CONFIG_DEFAULTS["strength_pct"],
+              show_default=True, help="How far events move toward their grid line, in percent.")
+@click.option("--exclude-within", "exclude_within_pct", type=click.FloatRange(0, 100),
+              default=CONFIG_DEFAULTS["exclude_within_pct"], show_default=True,
+              help="Leave events closer to their line than this percentage of a grid step alone.")
+@click.option("--bars", help="Conform only these bars, e.g. 5-68 or 5-68,73-80 (count-ins, rubato intros, endings).")
+@click.option("--exclude-bars", help="Never conform these bars, e.g. 1-4.")
+@click.option("--ghosts", type=click.Choice(GHOST_MODES), default=CONFIG_DEFAULTS["ghosts"], show_default=True,
+              help="Ghost notes alone on a line: conform them, or let them ride with the event before.")
+@click.option("--crossfade-ms", type=click.FloatRange(0.1, 50), default=CONFIG_DEFAULTS["crossfade_ms"],
+              show_default=True, help="Crossfade length at each cut.")
+@click.option("--mic-role", "mic_roles", multiple=True, metavar='"NAME=ROLE"',
+              help="Set a mic's role when its name does not tell (kick, snare, tom, hihat, ride, crash, overhead, "
+                   "room, other); repeatable.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Apply the edit plan of this edits.json instead of the identity plan.")
+              help="Apply the edit plan of this edits.json instead of detecting one.")
 @click.option("--dry-run", is_flag=True, help="Read, check and plan, but write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks for internal errors.")
 @click.version_option(package_name="neural-beat-detective", prog_name="nbd")
-def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division, swing_pct, fps, plan_path,
+def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division, swing_pct, fps, detector,
+         strength_pct, exclude_within_pct, bars, exclude_bars, ghosts, crossfade_ms, mic_roles, plan_path,
          dry_run, as_json, quiet, verbose):
     """Conform the drum SESSIONS (folders of mic files, or poly WAVs) to a tempo grid with one edit plan per session,
     applied identically to every mic."""
@@ -116,7 +133,10 @@ def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division
         raise click.UsageError("--midi-offset goes with --tempo-map; with --bpm use --start")
     try:
         config = AlignConfig(grid=grid_division, swing_pct=swing_pct, fps=fps,
-                             midi_offset=midi_offset if tempo_map is not None else start)
+                             midi_offset=midi_offset if tempo_map is not None else start, detector=detector,
+                             strength_pct=strength_pct, exclude_within_pct=exclude_within_pct, bars=bars,
+                             exclude_bars=exclude_bars, ghosts=ghosts, crossfade_ms=crossfade_ms,
+                             mic_roles=tuple(mic_roles))
     except ValueError as e:
         raise click.UsageError(str(e))
 
@@ -166,10 +186,16 @@ def _print_summary(results, dry_run: bool) -> None:
             continue
         what = "checked (dry run)" if dry_run else f"-> {r.out_dir}/stems, {r.out_dir}/edits.json"
         clipped = sum(r.clipped_samples.values())
+        if r.plan_source == "identity":
+            edits = "identity plan, nothing moved"
+        elif r.plan_source in DETECTORS:
+            edits = f"{r.events} events, {r.events_moved} moved, {r.doubtful_events} doubtful"
+        else:
+            edits = f"plan from {r.plan_source}: {r.events_moved} of {r.segments} segments moved"
         click.echo(
             f"ok      {r.name}: {r.files} files, {r.channels} channels, {r.sample_rate_hz} Hz, "
-            f"{_format_duration(r.length_samples, r.sample_rate_hz)}; {r.events_moved} events moved, "
-            f"{r.doubtful_events} doubtful" + (f", {clipped} samples clipped" if clipped else "") + f"; {what}"
+            f"{_format_duration(r.length_samples, r.sample_rate_hz)}; {edits}"
+            + (f", {clipped} samples clipped" if clipped else "") + f"; {what}"
         )
     failed = sum(1 for r in results if not r.ok)
     if len(results) > 1 or failed:

@@ -11,15 +11,21 @@ from pathlib import Path
 from typing import Callable, ContextManager
 
 from aligner.config import AlignConfig
+from aligner.detect import detect_hits
+from aligner.events import Event, make_events
 from aligner.plan import EditPlan
+from aligner.planner import PlannerSettings, make_plan
 from aligner.render import render_stems
+from aligner.roles import assign_roles, parse_role_overrides
 from grid import SessionGrid, TempoMap, grid_lines, parse_position
 from nbd_errors import NbdError, OutputWriteError, PlanValidationError
 from session_io import Session, read_session
+from session_io.audio import SessionReader
 from session_io.output import MANAGED_OUTPUTS, OutputSet
 from session_io.plan_json import read_plan, write_edits_json
 
-__all__ = ["SessionResult", "ProgressFactory", "place_grid", "make_placeholder_plan", "run_session"]
+__all__ = ["SessionResult", "ProgressFactory", "place_grid", "make_placeholder_plan", "align", "events_table",
+           "run_session"]
 
 #: Makes a progress reporter: called with (label, total frames), returns a context manager whose value is a callable
 #: taking the frames just done.
@@ -39,7 +45,9 @@ class SessionResult:
     length_samples: int = 0
     files: int = 0
     channels: int = 0
+    plan_source: str = ""
     segments: int = 0
+    events: int = 0
     events_moved: int = 0
     doubtful_events: int = 0
     clipped_samples: dict[str, int] = field(default_factory=dict)
@@ -65,7 +73,7 @@ def place_grid(session: Session, tempo_map: TempoMap, config: AlignConfig) -> Se
 
 
 def make_placeholder_plan(session: Session, plan_path: Path | None) -> EditPlan:
-    """The plan until a detector makes one: the identity, or a plan read from an ``edits.json`` file.
+    """A plan not made from the audio: the identity, or a plan read from an ``edits.json`` file.
 
     Raises
     ------
@@ -85,6 +93,78 @@ def make_placeholder_plan(session: Session, plan_path: Path | None) -> EditPlan:
             plan_path,
         )
     return plan
+
+
+def align(session: Session, grid: SessionGrid, config: AlignConfig,
+          progress: ProgressFactory | None = None) -> tuple[EditPlan, list[Event]]:
+    """Detect hits on all mics, group them into events and plan the edit: the classic aligner.
+
+    Parameters
+    ----------
+    session : Session
+        With roles assigned.
+    grid : SessionGrid
+    config : AlignConfig
+    progress : ProgressFactory, optional
+
+    Returns
+    -------
+    (EditPlan, list of Event)
+        The plan for every channel, and the events with their targets, confidence and flags.
+    """
+    total = session.length_samples * len(session.sources)
+    if progress is not None:
+        with progress(f"{session.name}: detecting", total) as advance:
+            hits = detect_hits(session, progress=advance)
+    else:
+        hits = detect_hits(session)
+    events = make_events(hits, grid, session.length_samples, config.event_settings())
+    with SessionReader(session) as reader:
+        plan = make_plan(session, events, reader, PlannerSettings(crossfade_ms=config.crossfade_ms))
+    return plan, events
+
+
+def events_table(session: Session, grid: SessionGrid, events: list[Event]) -> tuple[list[dict], list[dict]]:
+    """The hits table and the doubtful events of ``edits.json``.
+
+    Returns
+    -------
+    (hits, doubtful)
+        One row per stroke (source sample, drum, mic, grid line as bar|beat|tick, shift in samples and ms,
+        confidence, event number), and one row per doubtful event.
+    """
+    rate = session.sample_rate_hz
+    hits, doubtful = [], []
+    for number, e in enumerate(events, 1):
+        line_bbt = str(grid.tempo_map.quarters2bbt(e.line.quarters))
+        for h in e.strokes:
+            hits.append({
+                "event": number,
+                "source_sample": h.position,
+                "drum": h.drum,
+                "mic": session.tracks[h.track].name,
+                "line": line_bbt,
+                "line_sample": e.line.sample,
+                "shift_samples": e.shift,
+                "shift_ms": round(e.shift / rate * 1000, 3),
+                "confidence": e.confidence,
+                "anchor": h is e.anchor,
+                "grace": h in e.grace,
+                "strength": h.strength,
+            })
+        if e.doubtful:
+            doubtful.append({
+                "event": number,
+                "line": line_bbt,
+                "line_sample": e.line.sample,
+                "anchor_sample": e.anchor.position,
+                "anchor_drum": e.anchor.drum,
+                "target_sample": e.target,
+                "off_line_pct_of_step": round(100 * (e.anchor.position - e.line.sample) / e.step_samples, 1),
+                "confidence": e.confidence,
+                "flags": list(e.flags),
+            })
+    return hits, doubtful
 
 
 def _refuse_overwriting_inputs(session: Session, out_dir: Path) -> None:
@@ -120,7 +200,7 @@ def run_session(
     out_dir : Path or None
         The session's own output folder (``OUT`` or ``OUT/<name>``); None only with ``dry_run``.
     plan_path : Path, optional
-        An ``edits.json`` whose plan is applied instead of the identity.
+        An ``edits.json`` whose plan is applied instead of detecting one.
     dry_run : bool
         Read, check and plan, but write nothing.
     progress : ProgressFactory, optional
@@ -137,7 +217,7 @@ def run_session(
         Anything wrong with the inputs or the outputs, naming the file.
     """
     started = time.monotonic()
-    session = read_session(path)
+    session = assign_roles(read_session(path), parse_role_overrides(config.mic_roles))
     result = SessionResult(name or session.name, Path(path), out_dir, sample_rate_hz=session.sample_rate_hz,
                            length_samples=session.length_samples, files=len(session.sources),
                            channels=session.channel_count)
@@ -146,9 +226,19 @@ def run_session(
         lines = grid_lines(grid, 0, session.length_samples, config.grid, config.swing_pct)
     except ValueError as e:
         raise NbdError(f"{e}", path) from None
-    plan = make_placeholder_plan(session, plan_path)
+    events: list[Event] = []
+    if plan_path is not None or config.detector == "none":
+        plan = make_placeholder_plan(session, plan_path)
+        result.plan_source = str(plan_path) if plan_path is not None else "identity"
+        result.events_moved = sum(1 for s in plan.segments if s.shift_samples != 0)
+    else:
+        plan, events = align(session, grid, config, progress)
+        result.plan_source = config.detector
+        result.events = len(events)
+        result.events_moved = sum(1 for e in events if e.shift != 0)
+        result.doubtful_events = sum(1 for e in events if e.doubtful)
     result.segments = len(plan.segments)
-    result.events_moved = sum(1 for s in plan.segments if s.shift_samples != 0)
+    hits_rows, doubtful_rows = events_table(session, grid, events)
     if not dry_run:
         if out_dir is None:
             raise ValueError("out_dir is required unless dry_run")
@@ -172,8 +262,8 @@ def run_session(
                     "lines_in_session": len(lines),
                 },
                 "plan": plan.to_json(),
-                "hits": [],
-                "doubtful_events": [],
+                "hits": hits_rows,
+                "doubtful_events": doubtful_rows,
                 "render": {"clipped_samples": report.clipped_samples},
             })
             outputs.commit()

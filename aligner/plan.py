@@ -182,6 +182,11 @@ class EditPlan:
                 return source_sample + s.shift_samples
         return None
 
+    def times_played(self, source_sample: int) -> int:
+        """How many segments play a source sample, fades included: 1 for every sample of a transient in a good plan
+        (0 means it was cut out, 2 that it is heard twice)."""
+        return sum(1 for s in self.segments if s.source_start_samples <= source_sample < s.source_end_samples)
+
     # -- lossless JSON form ------------------------------------------------------------------------------------
 
     def to_json(self) -> dict:

@@ -172,12 +172,15 @@ def make_plan(session, events: list[Event], reader: SessionReader,
             build.close(cut - overlap, fade, shape)
             build.open(cut - fade, shift, fade, shape, _label(lead))
         else:  # gap: fill with clean decay
-            gap, region, looped = _find_filler(done, build, cut, wanted, fade, guard, settings.look_back_units)
+            gap, region, looped, mismatch = _find_filler(done, build, cut, wanted, fade, guard,
+                                                         settings.look_back_units, reader)
             if gap < wanted:
                 lead.flags.append(f"moved {gap / rate * 1000:.1f} of {wanted / rate * 1000:.1f} ms later: "
                                   "not enough material without an onset to fill the gap")
             if looped:
                 lead.flags.append("gap filled by repeating a short decay")
+            if mismatch > 6.0:
+                lead.flags.append(f"gap fill is {mismatch:.0f} dB off the level before it")
             if gap == 0:
                 _merge(prev, unit)
                 continue
@@ -221,23 +224,32 @@ def _label(event: Event) -> str:
     return f"event at line {event.line.bar}|{event.line.index_in_bar + 1}"
 
 
-def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade: int, guard: int,
-                 look_back: int) -> tuple[int, tuple[int, int], bool]:
-    """Clean material for a gap: (gap actually filled, source region, whether it is looped).
+def _rms_db(reader: SessionReader, start: int, stop: int) -> float:
+    audio = reader.read_all(start, stop)
+    return 10 * math.log10(float(np.mean(audio * audio)) + 1e-20)
 
-    Candidates are the stretches between each earlier unit's last stroke (plus the guard) and the cut after it,
-    nearest first: the one just before this cut, then earlier decays.
+
+def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade: int, guard: int,
+                 look_back: int, reader: SessionReader) -> tuple[int, tuple[int, int], bool, float]:
+    """Clean material for a gap: (gap filled, source region, whether it is looped, level mismatch in dB).
+
+    Candidates are the stretches between each earlier unit's last stroke (plus the guard) and the cut after it:
+    the decay just before this cut, then earlier decays. The one whose level best matches what plays just before the
+    cut wins (looping a short one costs 3 dB), so the fill neither drops out nor jumps up.
     """
-    candidates = []
     ends = [u.cut for u in done[1:]] + [cut]
+    target_db = _rms_db(reader, cut - 5 * fade, cut)
+    best = None
     for unit, end in list(zip(done, ends))[::-1][: look_back + 1]:
         start = max(unit.strokes_latest + guard, 0)
-        if end - start >= 3 * fade:
-            candidates.append((start, end))
-    for start, end in candidates:
-        if end - start >= wanted + fade:
-            return wanted, (start, end), False
-    if candidates:
-        best = max(candidates, key=lambda r: r[1] - r[0])
-        return wanted, best, True
-    return 0, (cut, cut), False
+        if end - start < 3 * fade:
+            continue
+        looped = end - start < wanted + fade
+        used = end - min(end - start, wanted + fade)
+        mismatch = abs(_rms_db(reader, used, end) - target_db)
+        score = mismatch + (3.0 if looped else 0.0)
+        if best is None or score < best[0]:
+            best = (score, (start, end), looped, mismatch)
+    if best is None:
+        return 0, (cut, cut), False, 0.0
+    return wanted, best[1], best[2], best[3]

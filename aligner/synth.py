@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from aligner.roles import ANCHOR_PRIORITY
 from grid import SessionGrid, TempoMap, bpm2us_per_quarter, grid_lines, ms2samples
 
-__all__ = ["DRUMS", "MicSpec", "Stroke", "SynthConfig", "SynthSession", "DEFAULT_MICS", "synthesise", "write_session"]
+__all__ = ["DRUMS", "DRUM_CLASS", "MicSpec", "Stroke", "SynthConfig", "SynthSession", "DEFAULT_MICS", "synthesise",
+           "truth_events", "write_session"]
 
 SPEED_OF_SOUND_M_S = 343.0
 
@@ -33,6 +35,11 @@ DRUMS: dict[str, tuple[float, float, float]] = {
     "floor_tom": (0.55, -0.1, 0.5),
     "crash": (-0.5, 0.5, 1.3),
 }
+
+
+#: The detector's drum class of each synthesised drum (a crash has no close mic: the overheads hear it).
+DRUM_CLASS = {"kick": "kick", "snare": "snare", "hihat": "hihat", "rack_tom": "tom", "floor_tom": "tom",
+              "crash": "cymbal"}
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,20 @@ def _room_reflections(channels: dict[str, np.ndarray], cfg: SynthConfig, rate: i
             channels[mic.name][d:] += gain * dry[:-d]
 
 
+def truth_events(strokes: list[Stroke]) -> dict[int, Stroke]:
+    """The anchor of every true event, by grid line sample, by the editor's convention (kick = snare, then toms,
+    hats, cymbals; earliest on ties; never a flam's grace note; a ghost note only when alone)."""
+    by_line: dict[int, list[Stroke]] = {}
+    for st in strokes:
+        by_line.setdefault(st.line_sample, []).append(st)
+    anchors = {}
+    for line, group in by_line.items():
+        candidates = [st for st in group if st.kind != "flam_grace"] or group
+        solid = [st for st in candidates if st.kind != "ghost"] or candidates
+        anchors[line] = min(solid, key=lambda st: (ANCHOR_PRIORITY[DRUM_CLASS[st.drum]], st.sample))
+    return dict(sorted(anchors.items()))
+
+
 def write_session(session: SynthSession, folder: str | Path) -> Path:
     """Write a synthesised session: one audio file per mic file, ``song.mid`` (the tempo map) and ``truth.json``.
 
@@ -341,6 +362,8 @@ def write_session(session: SynthSession, folder: str | Path) -> Path:
         "mics": [asdict(m) for m in cfg.mics],
         "mic_delays_samples": session.mic_delays_samples,
         "strokes": [asdict(s) | {"offset_samples": s.offset_samples} for s in session.strokes],
+        "events": [{"line_sample": line, "anchor_sample": a.sample, "anchor_drum": a.drum, "line_bbt": a.line_bbt}
+                   for line, a in truth_events(session.strokes).items()],
     }
     (folder / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return folder

@@ -68,7 +68,7 @@ def test_a_plan_moves_every_mic_by_the_same_samples(example, tmp_path):
             lo = seg.dest_start_samples + seg.fade_in_samples
             hi = min(seg.dest_end_samples - seg.fade_out_samples, length + seg.shift_samples)
             assert np.array_equal(out[lo:hi], src[lo - seg.shift_samples:hi - seg.shift_samples]), wav.name
-    assert "2 events moved" in result.output
+    assert "2 of 3 segments moved" in result.output
 
 
 def test_same_inputs_and_options_give_byte_identical_outputs(example, tmp_path):

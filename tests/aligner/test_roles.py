@@ -1,0 +1,40 @@
+"""Mic roles from names, and overrides."""
+import pytest
+
+from aligner.roles import assign_roles, parse_role_overrides, role_from_name
+from nbd_errors import NbdError
+from session_io import read_session
+from tests.helpers import noise, write_audio
+
+
+@pytest.mark.parametrize("name, role", [
+    ("Kick In", "kick"), ("KICK OUT", "kick"), ("Kik Sub", "kick"), ("BD", "kick"), ("KdrumL", "kick"),
+    ("Snare Top", "snare"), ("SN btm", "snare"), ("Snare_bottom", "snare"),
+    ("Hat", "hihat"), ("HH", "hihat"), ("Hihat", "hihat"),
+    ("Tom 1", "tom"), ("Rack", "tom"), ("Floor Tom", "tom"), ("FT", "tom"),
+    ("OH L", "overhead"), ("OHR", "overhead"), ("Overheads", "overhead"),
+    ("Room", "room"), ("AmbL", "room"), ("RideL", "ride"), ("Crash", "crash"), ("Trig", "kick"),
+    ("Mic 3", "other"), ("Vox", "other"),
+])
+def test_role_from_name(name, role):
+    assert role_from_name(name) == role
+
+
+def test_overrides_win_and_unknown_names_warn(tmp_path, caplog):
+    write_audio(tmp_path / "Mic 3.wav", noise(100))
+    write_audio(tmp_path / "Mic 4.wav", noise(100))
+    session = assign_roles(read_session(tmp_path), parse_role_overrides(["mic 3=snare"]))
+    assert [t.role for t in session.tracks] == ["snare", "other"]
+    assert "Mic 4" in caplog.text and "no recognised role" in caplog.text
+
+
+def test_override_for_a_missing_track_is_an_error(tmp_path):
+    write_audio(tmp_path / "Kick.wav", noise(100))
+    with pytest.raises(NbdError, match="names no track"):
+        assign_roles(read_session(tmp_path), {"snare": "snare"})
+
+
+@pytest.mark.parametrize("text", ["snare", "=snare", "Mic 3=cowbell"])
+def test_bad_overrides(text):
+    with pytest.raises(ValueError):
+        parse_role_overrides([text])
