@@ -7,9 +7,9 @@ on the first sample of its attack in the close mic that owns it.
    zero crossings.
 3. Each onset is refined on the waveform to the first sample that stands out of what came before it.
 4. Close mics of the same drum (snare top and bottom, kick in and out) share their onsets: the earliest owns the hit.
-5. An onset in one close mic that is a delayed, weaker copy of an onset in another close mic (its waveform correlates
-   with the other's, in either polarity) is bleed and dropped; a weak stroke that sounds over bleed (a ghost note
-   under the hats) does not correlate and stays.
+5. An onset in one close mic is bleed, and dropped, when another mic (close or overhead) has an onset at most
+   ``bleed_window_ms`` before it that is ``bleed_margin_db`` louder (real close-mic bleed is 20-50 dB down, a ghost
+   note under the hats only 5-10 dB), or whose attack it copies (their slopes correlate, in either polarity).
 6. Overheads add only the hits no close mic has (a ride or crash line); rooms and unknown mics never place hits.
 """
 from __future__ import annotations
@@ -64,8 +64,9 @@ class DetectorSettings:
     refine_before_ms: float = 3.0
     refine_after_ms: float = 4.0
     attack_fraction: float = 0.2  # the attack starts where the mic first exceeds this share of the attack's peak
-    same_drum_window_ms: float = 3.0
+    same_drum_window_ms: float = 10.0  # mics on one drum (in, out, trigger) hear one stroke within this
     bleed_window_ms: float = 8.0
+    bleed_margin_db: float = 15.0  # an onset this much quieter than one in another mic just before it is bleed
     bleed_correlation: float = 0.6
     bleed_lag_ms: float = 2.5
     min_strength: float = 0.04  # close-mic onsets below this share of the mic's loudest hit are bleed or noise
@@ -190,16 +191,33 @@ def _is_copy(reader: SessionReader, a: _Onset, b: _Onset, rate: int, s: Detector
 
 
 def _merge_same_drum(onsets: list[_Onset], window: int) -> list[_Onset]:
-    """Onsets of mics on one drum within ``window`` samples are one stroke, owned by the earliest."""
+    """Onsets of one drum's mics within ``window`` samples are one stroke, owned by the earliest.
+
+    A group takes each mic once, so two strokes of a flam stay two. A group heard only in the drum's secondary mics
+    (not in the mic that hears the drum first) right after a stroke is that stroke's resonance — a snare bottom
+    mic's wires answering 10 ms later — and is dropped.
+    """
     merged: list[_Onset] = []
     for role in sorted({o.role for o in onsets}):
-        group = sorted((o for o in onsets if o.role == role), key=lambda o: o.position)
-        for o in group:
-            last = merged[-1] if merged and merged[-1].role == role else None
-            if last is not None and o.position - last.position <= window:
-                last.strength = max(last.strength, o.strength)
+        groups: list[tuple[_Onset, set[int]]] = []
+        for o in sorted((o for o in onsets if o.role == role), key=lambda o: o.position):
+            if groups and o.position - groups[-1][0].position <= window and o.track not in groups[-1][1]:
+                groups[-1][0].strength = max(groups[-1][0].strength, o.strength)
+                groups[-1][0].peak = max(groups[-1][0].peak, o.peak)
+                groups[-1][1].add(o.track)
             else:
-                merged.append(o)
+                groups.append((o, {o.track}))
+        # the primary mic is the one that hears the drum first where several hear it
+        firsts = [g[0].track for g in groups if len(g[1]) > 1] or [g[0].track for g in groups]
+        primary = max(set(firsts), key=lambda t: (firsts.count(t), -t)) if firsts else None
+        last_primary: _Onset | None = None
+        for head, tracks in groups:
+            if (primary not in tracks and last_primary is not None
+                    and head.position - last_primary.position <= 2 * window):
+                continue
+            if primary in tracks:
+                last_primary = head
+            merged.append(head)
     return sorted(merged, key=lambda o: o.position)
 
 
@@ -249,7 +267,8 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
         for a in close:
             lo, hi = np.searchsorted(positions, [a.position - ms(settings.bleed_window_ms), a.position + ms(1.0)])
             rivals = [b for b in everyone[lo:hi] if b.role != a.role]
-            if not any(_is_copy(reader, a, b, rate, settings) for b in rivals):
+            louder = a.peak * 10 ** (settings.bleed_margin_db / 20)
+            if not any(b.peak >= louder or _is_copy(reader, a, b, rate, settings) for b in rivals):
                 kept.append(a)
 
         hits = [Hit(o.position, o.role, o.track, round(o.strength, 6), round(o.peak, 6)) for o in kept]

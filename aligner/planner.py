@@ -157,6 +157,10 @@ def make_plan(session, events: list[Event], reader: SessionReader,
             cut = _quietest_cut(reader, lo, hi, fade)
         unit.cut = cut
         wanted = unit.shift - build.shift
+        if cut + unit.shift >= length - fade:
+            lead.flags.append("would move past the end of the session: left with the event before")
+            _merge(prev, unit)
+            continue
 
         if wanted < 0:  # overlap: shorten what comes before
             keep_until = max(prev.strokes_latest + guard, build.src_start + build.fade_in)
@@ -168,9 +172,10 @@ def make_plan(session, events: list[Event], reader: SessionReader,
             if overlap == 0:
                 _merge(prev, unit)
                 continue
-            shape = _shape(reader, cut - overlap - fade, cut - fade, fade)
-            build.close(cut - overlap, fade, shape)
-            build.open(cut - fade, shift, fade, shape, _label(lead))
+            join = min(fade, overlap)  # a shorter crossfade for a tiny move: nothing is played twice
+            shape = _shape(reader, cut - overlap - join, cut - join, join)
+            build.close(cut - overlap, join, shape)
+            build.open(cut - join, shift, join, shape, _label(lead))
         else:  # gap: fill with clean decay
             gap, region, looped, mismatch = _find_filler(done, build, cut, wanted, fade, guard,
                                                          settings.look_back_units, reader)
@@ -187,11 +192,15 @@ def make_plan(session, events: list[Event], reader: SessionReader,
             shift = build.shift + gap
             r0, r1 = region
             fade_next = min(fade, gap)
-            lengths = _fill_pieces(gap + fade, r1 - r0, fade)
+            # Replaying the decay just before the cut flows on into the event's pre-roll. Filler from elsewhere
+            # needs a real crossfade into the event: the material before stops fade_next earlier so that the
+            # pre-roll under that crossfade is not heard twice.
+            close_at = cut if r1 == cut else cut - fade_next
+            lengths = _fill_pieces(gap + fade + (cut - close_at), r1 - r0, fade)
             first_src = r1 - lengths[0]
-            shape = _shape(reader, cut - fade, first_src, fade)
-            build.close(cut, fade, shape)
-            dest = cut + build.shift - fade
+            shape = _shape(reader, close_at - fade, first_src, fade)
+            build.close(close_at, fade, shape)
+            dest = close_at + build.shift - fade
             for i, piece in enumerate(lengths):
                 src = r1 - piece
                 last = i == len(lengths) - 1
@@ -244,8 +253,9 @@ def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade
         start = max(unit.strokes_latest + guard, 0)
         if end - start < 3 * fade:
             continue
-        looped = end - start < wanted + fade
-        used = end - min(end - start, wanted + fade)
+        needed = wanted + fade + (0 if end == cut else min(fade, wanted))
+        looped = end - start < needed
+        used = end - min(end - start, needed)
         mismatch = abs(_rms_db(reader, used, end) - target_db)
         score = mismatch + (3.0 if looped else 0.0)
         if best is None or score < best[0]:

@@ -1,0 +1,146 @@
+"""Sessions built from real recordings: MuldjordKit's 16-mic drum hits played with the timing of real drummers.
+
+MuldjordKit (Lars Muldjord / DrumGizmo, CC-BY 4.0) recorded every hit on 16 mics at once, so its bleed and arrival
+delays are the real ones. The Groove MIDI Dataset (Google LLC, CC-BY 4.0) holds drummers' performances to a click.
+Placing each MIDI note's hit on all 16 mics gives a multi-mic session with real sound and real timing, whose truth is
+known: a stroke sits where its attack starts in its close mic (the first sample above 10 % of that mic's peak).
+
+Both sets live in ``../shared/realdata/``; nothing here is shipped with nbd.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from aligner.synth import Stroke, SynthConfig, SynthSession
+from grid import SessionGrid, TempoMap, grid_lines, line_samples
+
+__all__ = ["MULDJORD_MICS", "GM_DRUMS", "RealKit", "load_muldjordkit", "read_gmd_notes", "session_from_gmd"]
+
+#: The 16 mics of MuldjordKit, in the order files are written.
+MULDJORD_MICS = ("KdrumL", "KdrumR", "Snare_top", "Snare_bottom", "Hihat", "Tom1", "Tom2", "Tom3", "Tom4",
+                 "RideL", "RideR", "OHL", "OHR", "AmbL", "AmbR", "Trigger")
+
+#: Hit folders per drum: (folder, the MIDI velocity it stands for), softest first.
+_LAYERS = {
+    "kick": (("KdrumL_12", 70), ("KdrumL_25", 120)),
+    "snare": (("Snare_5", 35), ("Snare_30", 85), ("Snare_53", 120)),
+    "floor_tom": (("Tom4_10", 110),),
+    "hihat": (("HihatClosed_20", 100),),
+    "crash": (("CrashL_7", 120),),
+}
+#: The mic whose attack defines a stroke's position.
+_CLOSE = {"kick": ("KdrumL",), "snare": ("Snare_top",), "floor_tom": ("Tom4",), "hihat": ("Hihat",),
+          "crash": ("OHL", "OHR")}
+
+#: General MIDI drum notes (with the Roland TD-11 variants GMD uses) → drum; rides have no MuldjordKit hit here.
+GM_DRUMS = {35: "kick", 36: "kick", 37: "snare", 38: "snare", 40: "snare", 22: "hihat", 26: "hihat", 42: "hihat",
+            44: "hihat", 46: "hihat", 41: "floor_tom", 43: "floor_tom", 45: "floor_tom", 47: "floor_tom",
+            48: "floor_tom", 50: "floor_tom", 58: "floor_tom", 49: "crash", 52: "crash", 55: "crash", 57: "crash"}
+
+
+@dataclass(frozen=True)
+class _Layer:
+    audio: np.ndarray  # (frames, 16) float32
+    attack: int  # sample of the attack start in the close mic
+    velocity: int
+
+
+@dataclass(frozen=True)
+class RealKit:
+    """The loaded hits: per drum, its velocity layers."""
+
+    rate: int
+    layers: dict[str, tuple[_Layer, ...]]
+
+
+@lru_cache(maxsize=2)
+def load_muldjordkit(folder: str) -> RealKit:
+    """Load every hit of ``drums/muldjordkit/`` (16 FLACs each) and find its attack in its close mic."""
+    import soundfile as sf
+
+    root = Path(folder)
+    layers: dict[str, tuple[_Layer, ...]] = {}
+    rate = 0
+    for drum, entries in _LAYERS.items():
+        loaded = []
+        for hit, velocity in entries:
+            number, name = hit.split("_")[-1], "_".join(hit.split("_")[:-1])
+            chans = []
+            for mic in MULDJORD_MICS:
+                data, rate = sf.read(str(root / hit / f"{number}-{name}-{mic}.flac"), dtype="float32")
+                chans.append(data)
+            audio = np.stack(chans, axis=1)
+            attack = min(_attack(audio[:, MULDJORD_MICS.index(m)]) for m in _CLOSE[drum])
+            loaded.append(_Layer(audio, attack, velocity))
+        layers[drum] = tuple(loaded)
+    return RealKit(rate, layers)
+
+
+def _attack(x: np.ndarray) -> int:
+    magnitude = np.abs(x)
+    return int(np.flatnonzero(magnitude > 0.1 * magnitude.max())[0])
+
+
+def read_gmd_notes(path: str | Path) -> tuple[TempoMap, list[tuple[float, int, int]]]:
+    """Tempo map and (seconds from MIDI time 0, GM note, velocity) of every note-on of a GMD take."""
+    import mido
+
+    from grid import read_tempo_map
+
+    tempo_map = read_tempo_map(path)
+    midi = mido.MidiFile(path)
+    notes = []
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                seconds = float(tempo_map.quarters2seconds(Fraction(tick, midi.ticks_per_beat)))
+                notes.append((seconds, msg.note, msg.velocity))
+    return tempo_map, sorted(notes)
+
+
+def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: float = 20.0,
+                     lead_in_s: float = 0.5, division: str = "1/16") -> SynthSession:
+    """A 16-mic session: the first ``duration_s`` of a GMD take played on MuldjordKit.
+
+    Truth lines are each note's nearest ``division`` line (GMD drummers played to this click).
+
+    Returns
+    -------
+    SynthSession
+        Audio per mic file (``KdrumL.wav`` …), strokes with truth; MIDI time 0 sits at ``lead_in_s``.
+    """
+    kit = load_muldjordkit(str(kit_folder))
+    rate = kit.rate
+    tempo_map, notes = read_gmd_notes(midi_path)
+    origin = round(lead_in_s * rate)
+    grid = SessionGrid(tempo_map, rate, origin)
+    length = origin + round(duration_s * rate)
+    lines = grid_lines(grid, 0, length + rate, division)
+    samples = line_samples(lines)
+    audio = np.zeros((length + 6 * rate, len(MULDJORD_MICS)), dtype=np.float64)
+    strokes = []
+    for seconds, note, velocity in notes:
+        drum = GM_DRUMS.get(note)
+        position = origin + round(seconds * rate)
+        if drum is None or not 0 <= position < length:
+            continue
+        layer = min(kit.layers[drum], key=lambda lay: abs(lay.velocity - velocity))
+        gain = min(1.25, velocity / layer.velocity)
+        start = position - layer.attack
+        lo = max(0, -start)
+        audio[start + lo:start + len(layer.audio)] += gain * layer.audio[lo:]
+        i = int(np.argmin(np.abs(samples - position)))
+        bbt = str(tempo_map.quarters2bbt(lines[i].quarters))
+        strokes.append(Stroke(drum, velocity, position, int(samples[i]), bbt))
+    audio = audio[:length]
+    audio *= 10 ** (-3 / 20) / max(np.abs(audio).max(), 1e-9)
+    files = {f"{mic}.wav": audio[:, [i]] for i, mic in enumerate(MULDJORD_MICS)}
+    config = SynthConfig(sample_rate_hz=rate, mics=(), bars=0)
+    return SynthSession(config, tempo_map, origin, files, sorted(strokes, key=lambda s: (s.sample, s.drum)))
