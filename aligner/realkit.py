@@ -33,6 +33,9 @@ _LAYERS = {
     "hihat": (("HihatClosed_20", 100),),
     "crash": (("CrashL_7", 120),),
 }
+#: Snare notes softer than this are ghost notes (the synthesiser plays its ghosts at 20-40).
+GHOST_VELOCITY = 45
+
 #: The mic whose attack defines a stroke's position.
 _CLOSE = {"kick": ("KdrumL",), "snare": ("Snare_top",), "floor_tom": ("Tom4",), "hihat": ("Hihat",),
           "crash": ("OHL", "OHR")}
@@ -109,7 +112,8 @@ def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: 
                      lead_in_s: float = 0.5, division: str = "1/16") -> SynthSession:
     """A 16-mic session: the first ``duration_s`` of a GMD take played on MuldjordKit.
 
-    Truth lines are each note's nearest ``division`` line (GMD drummers played to this click).
+    Truth lines are each note's nearest ``division`` line (GMD drummers played to this click); snare notes below
+    :data:`GHOST_VELOCITY` are ghost notes.
 
     Returns
     -------
@@ -138,7 +142,8 @@ def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: 
         audio[start + lo:start + len(layer.audio)] += gain * layer.audio[lo:]
         i = int(np.argmin(np.abs(samples - position)))
         bbt = str(tempo_map.quarters2bbt(lines[i].quarters))
-        strokes.append(Stroke(drum, velocity, position, int(samples[i]), bbt))
+        kind = "ghost" if drum == "snare" and velocity < GHOST_VELOCITY else "normal"
+        strokes.append(Stroke(drum, velocity, position, int(samples[i]), bbt, kind))
     audio = audio[:length]
     audio *= 10 ** (-3 / 20) / max(np.abs(audio).max(), 1e-9)
     files = {f"{mic}.wav": audio[:, [i]] for i, mic in enumerate(MULDJORD_MICS)}
