@@ -55,6 +55,7 @@ class _Unit:
 def _correlated(reader: SessionReader, a_start: int, b_start: int, length: int) -> bool:
     a = reader.read_all(a_start, a_start + length)
     b = reader.read_all(b_start, b_start + length)
+    a, b = a.astype(np.float64), b.astype(np.float64)
     denom = math.sqrt(float(np.sum(a * a)) * float(np.sum(b * b)))
     return denom > 0 and float(np.sum(a * b)) / denom > 0.5
 
@@ -69,7 +70,7 @@ def _shape(reader: SessionReader, a_start: int, b_start: int, length: int) -> st
 def _quietest_cut(reader: SessionReader, lo: int, hi: int, fade: int) -> int:
     """The cut in [lo, hi] whose crossfade [cut - fade, cut) has the least energy over all mics."""
     audio = reader.read_all(lo - fade, hi)
-    energy = np.concatenate([[0.0], np.cumsum(np.sum(audio * audio, axis=1))])
+    energy = np.concatenate([[0.0], np.cumsum(np.sum(np.square(audio, dtype=np.float64), axis=1))])
     windows = energy[fade:] - energy[:-fade]  # windows[i] = energy of [lo - fade + i, lo + i)
     return lo + int(np.argmin(windows[: hi - lo + 1]))
 
@@ -235,7 +236,7 @@ def _label(event: Event) -> str:
 
 def _rms_db(reader: SessionReader, start: int, stop: int) -> float:
     audio = reader.read_all(start, stop)
-    return 10 * math.log10(float(np.mean(audio * audio)) + 1e-20)
+    return 10 * math.log10(float(np.mean(np.square(audio, dtype=np.float64))) + 1e-20)
 
 
 def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade: int, guard: int,
@@ -260,6 +261,8 @@ def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade
         score = mismatch + (3.0 if looped else 0.0)
         if best is None or score < best[0]:
             best = (score, (start, end), looped, mismatch)
+        if score <= 3.0:
+            break  # close enough: the nearest such decay is the best-sounding choice
     if best is None:
         return 0, (cut, cut), False, 0.0
     return wanted, best[1], best[2], best[3]

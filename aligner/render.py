@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from aligner.plan import EditPlan, fade_gains
+from aligner.threads import locked, map_in_threads
 from nbd_errors import PlanValidationError
 from session_io.audio import BLOCK_FRAMES, SourceReader
 from session_io.session import Session, sample_domain
@@ -64,6 +65,20 @@ def _quantise(mix: np.ndarray, dtype: np.dtype, bits: int | None) -> tuple[np.nd
     return (np.clip(levels, lo, hi) * step).astype(dtype), clipped
 
 
+def _span_reader(reader: SourceReader, jobs, segments, block_frames: int):
+    """A read function for one block: one file read covering every piece when they lie close together in the
+    source (the usual case: moves are milliseconds), else a read per piece."""
+    ranges = [(lo - segments[p.segment].shift_samples, hi - segments[p.segment].shift_samples)
+              for lo, hi, parts in jobs for p in parts]
+    if not ranges:
+        return reader.read
+    span_lo, span_hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    if span_hi - span_lo > 2 * block_frames:
+        return reader.read
+    span = reader.read(span_lo, span_hi)
+    return lambda start, stop: span[start - span_lo:stop - span_lo]
+
+
 @dataclass
 class RenderReport:
     """What rendering did: clipped samples per stem file name (PCM only), frames written per stem."""
@@ -110,21 +125,23 @@ def render_source(
     for block_start in range(source.offset_samples, source.end_samples, block_frames):
         block_end = min(block_start + block_frames, source.end_samples)
         out = np.empty((block_end - block_start, source.channels), dtype=dtype)
-        i = max(bisect.bisect_right(starts, block_start) - 1, 0)
-        while i < len(pieces) and pieces[i].dest_start < block_end:
-            piece = pieces[i]
+        first = max(bisect.bisect_right(starts, block_start) - 1, 0)
+        last = bisect.bisect_left(starts, block_end)
+        jobs = []  # (output range, parts) of the pieces in this block
+        for piece in pieces[first:last]:
             lo, hi = max(block_start, piece.dest_start), min(block_end, piece.dest_end)
-            i += 1
-            if hi <= lo:
-                continue
-            if piece.parts[0].gain is None:
-                shift = segments[piece.parts[0].segment].shift_samples
-                out[lo - block_start:hi - block_start] = reader.read(lo - shift, hi - shift)
+            if hi > lo:
+                jobs.append((lo, hi, piece.parts))
+        read = _span_reader(reader, jobs, segments, block_frames)
+        for lo, hi, parts in jobs:
+            if parts[0].gain is None:
+                shift = segments[parts[0].segment].shift_samples
+                out[lo - block_start:hi - block_start] = read(lo - shift, hi - shift)
                 continue
             mix = np.zeros((hi - lo, source.channels), dtype=np.float64)
-            for part in piece.parts:
+            for part in parts:
                 seg = segments[part.segment]
-                audio = reader.read(lo - seg.shift_samples, hi - seg.shift_samples).astype(np.float64)
+                audio = read(lo - seg.shift_samples, hi - seg.shift_samples).astype(np.float64)
                 if part.gain == "in":
                     gains = fade_gains(seg.fade_in_shape, seg.fade_in_samples)[0]
                     offset = lo - seg.dest_start_samples
@@ -169,14 +186,20 @@ def render_stems(
             [f"plan covers {plan.length_samples} samples but the session timeline is {session.length_samples}"]
         )
     stems_dir.mkdir(parents=True, exist_ok=True)
-    report = RenderReport()
-    for index, source in enumerate(session.sources):
+    progress = locked(progress)
+
+    def render_one(index: int) -> tuple[int, int]:
+        source = session.sources[index]
         clipped = [0]
         with SourceReader(source) as reader, StemWriter(stems_dir, source) as writer:
             for block in render_source(session, plan, index, reader, block_frames, clipped):
                 writer.write(block)
                 if progress is not None:
                     progress(len(block))
-        report.clipped_samples[source.path.name] = clipped[0]
-        report.frames[source.path.name] = writer.frames_written
+        return clipped[0], writer.frames_written
+
+    report = RenderReport()
+    for source, (clipped, frames) in zip(session.sources, map_in_threads(render_one, range(len(session.sources)))):
+        report.clipped_samples[source.path.name] = clipped
+        report.frames[source.path.name] = frames
     return report

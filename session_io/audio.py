@@ -129,12 +129,14 @@ def check_audio(source: AudioSource) -> None:
 class SourceReader:
     """Reads any timeline range of one source, as silence where the file has no audio.
 
-    Use as a context manager; the file stays open between reads so that block-by-block rendering seeks cheaply.
+    Samples come in the source's processing dtype (bit-exact, for rendering) unless ``dtype`` asks for another
+    (``float32`` for analysis, scaled to [-1, 1)). Use as a context manager; the file stays open between reads so
+    that block-by-block rendering seeks cheaply.
     """
 
-    def __init__(self, source: AudioSource):
+    def __init__(self, source: AudioSource, dtype: np.dtype | None = None):
         self.source = source
-        self.dtype = sample_domain(source.subtype)[0]
+        self.dtype = np.dtype(dtype) if dtype is not None else sample_domain(source.subtype)[0]
         self._file: sf.SoundFile | None = None
 
     def __enter__(self) -> "SourceReader":
@@ -169,14 +171,18 @@ class SourceReader:
 
 
 class SessionReader:
-    """Random access to every mic of a session as float64 in [-1, 1), for analysis (never for rendering).
+    """Random access to every mic of a session as float32 in [-1, 1), for analysis (never for rendering).
 
     Use as a context manager; it keeps one open reader per source.
     """
 
+    #: Analysis reads cluster around onsets and cuts: each source keeps its last aligned chunk of this many frames.
+    CHUNK_FRAMES = 1 << 12
+
     def __init__(self, session):
         self.session = session
-        self._readers = [SourceReader(s) for s in session.sources]
+        self._readers = [SourceReader(s, np.float32) for s in session.sources]
+        self._chunks: list[tuple[int, np.ndarray] | None] = [None] * len(session.sources)
 
     def __enter__(self) -> "SessionReader":
         for r in self._readers:
@@ -187,18 +193,23 @@ class SessionReader:
         for r in self._readers:
             r.__exit__(*exc)
 
-    @staticmethod
-    def _scaled(block: np.ndarray) -> np.ndarray:
-        if block.dtype == np.int32:
-            return block.astype(np.float64) / 2147483648.0
-        return block.astype(np.float64)
+    def _read(self, source_index: int, start: int, stop: int) -> np.ndarray:
+        """Samples of one source, served from its cached chunk when the range falls inside it."""
+        half = self.CHUNK_FRAMES // 2
+        if stop - start > half:
+            return self._readers[source_index].read(start, stop)
+        chunk = self._chunks[source_index]
+        if chunk is None or not (chunk[0] <= start and stop <= chunk[0] + len(chunk[1])):
+            base = (start // half) * half  # chunks start every half chunk, so a short range always fits in one
+            chunk = (base, self._readers[source_index].read(base, base + self.CHUNK_FRAMES))
+            self._chunks[source_index] = chunk
+        return chunk[1][start - chunk[0]:stop - chunk[0]]
 
     def read_track(self, track_index: int, start: int, stop: int) -> np.ndarray:
-        """Timeline samples ``[start, stop)`` of one mic: (frames, its channels), float64, silence outside files."""
+        """Timeline samples ``[start, stop)`` of one mic: (frames, its channels), float32, silence outside files."""
         track = self.session.tracks[track_index]
-        block = self._readers[track.source_index].read(start, stop)
-        return self._scaled(block[:, list(track.channel_indices)])
+        return self._read(track.source_index, start, stop)[:, list(track.channel_indices)]
 
     def read_all(self, start: int, stop: int) -> np.ndarray:
-        """Timeline samples ``[start, stop)`` of every channel of every source side by side, float64."""
-        return np.concatenate([self._scaled(r.read(start, stop)) for r in self._readers], axis=1)
+        """Timeline samples ``[start, stop)`` of every channel of every source side by side, float32."""
+        return np.concatenate([self._read(i, start, stop) for i in range(len(self._readers))], axis=1)
