@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/make_example_session.py examples/build/session
 	$(VENV)/bin/nbd examples/build/session --tempo-map examples/build/session/song.mid -o examples/build/out
+	$(PY) examples/compare_with_truth.py examples/build/session examples/build/out
 	@echo
 	@echo "Demo outputs: stems in examples/build/out/stems/, edit plan in examples/build/out/edits.json"
 

@@ -175,11 +175,11 @@ def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2))
     elif not quiet:
-        _print_summary(results, dry_run)
+        _print_summary(results, dry_run, verbose)
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 
-def _print_summary(results, dry_run: bool) -> None:
+def _print_summary(results, dry_run: bool, verbose: bool) -> None:
     for r in results:
         if not r.ok:
             click.echo(f"FAILED  {r.name}: {r.error}")
@@ -197,6 +197,11 @@ def _print_summary(results, dry_run: bool) -> None:
             f"{_format_duration(r.length_samples, r.sample_rate_hz)}; {edits}"
             + (f", {clipped} samples clipped" if clipped else "") + f"; {what}"
         )
+        shown = r.doubtful if verbose else r.doubtful[:10]
+        for line in shown:
+            click.echo(f"        doubtful {line}")
+        if len(r.doubtful) > len(shown):
+            click.echo(f"        … {len(r.doubtful) - len(shown)} more doubtful events in edits.json (-v lists all)")
     failed = sum(1 for r in results if not r.ok)
     if len(results) > 1 or failed:
         click.echo(f"{len(results) - failed} of {len(results)} sessions done, {failed} failed")

@@ -51,6 +51,7 @@ class SessionResult:
     events_moved: int = 0
     doubtful_events: int = 0
     clipped_samples: dict[str, int] = field(default_factory=dict)
+    doubtful: list[str] = field(default_factory=list)  # "bar|beat|tick: why", for the summary
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -239,6 +240,11 @@ def run_session(
         result.doubtful_events = sum(1 for e in events if e.doubtful)
     result.segments = len(plan.segments)
     hits_rows, doubtful_rows = events_table(session, grid, events)
+    result.doubtful = [
+        f"{row['line']}: " + "; ".join(row["flags"] or [f"{row['off_line_pct_of_step']:+.0f} % of a step off its line, "
+                                                        f"confidence {row['confidence']:.2f}"])
+        for row in doubtful_rows
+    ]
     if not dry_run:
         if out_dir is None:
             raise ValueError("out_dir is required unless dry_run")

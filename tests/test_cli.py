@@ -187,3 +187,50 @@ def test_installed_nbd_command_runs(example, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "edits.json").exists()
     assert "Traceback" not in proc.stderr
+
+
+def test_classic_run_writes_the_hits_table_and_lists_doubtful_events(example, tmp_path):
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    truth = json.loads((example / "truth.json").read_text())
+    hits = doc["hits"]
+    assert len(hits) >= 0.9 * len(truth["strokes"])
+    row = hits[0]
+    assert set(row) >= {"source_sample", "line", "shift_samples", "shift_ms", "confidence", "drum", "mic"}
+    assert row["shift_ms"] == round(row["shift_samples"] / 48000 * 1000, 3)
+    assert all(h["line"].count("|") == 2 for h in hits)
+    for d in doc["doubtful_events"]:
+        assert f"doubtful {d['line']}" in result.output or "more doubtful events" in result.output
+    # every anchor lands on its target: the plan in edits.json maps it there
+    plan = EditPlan.from_json(doc["plan"])
+    flagged = {d["event"] for d in doc["doubtful_events"] if d["flags"]}
+    for h in hits:
+        if h["anchor"] and h["event"] not in flagged:
+            assert plan.map_source_to_dest(h["source_sample"]) == h["source_sample"] + h["shift_samples"]
+
+
+def test_strength_bars_and_mic_role_options_reach_the_plan(example, tmp_path):
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out", "--strength", "50",
+                 "--exclude-bars", "1-3", "--mic-role", "Room=other", "--ghosts", "ride")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    assert doc["options"]["strength_pct"] == 50 and doc["options"]["mic_roles"] == ["Room=other"]
+    for h in doc["hits"]:
+        if int(h["line"].split("|")[0]) <= 3:
+            assert h["shift_samples"] == 0
+    assert [t["role"] for t in doc["session"]["tracks"] if t["name"] == "Room"] == ["other"]
+
+
+def test_output_does_not_depend_on_the_number_of_threads(example, tmp_path, monkeypatch):
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "many").exit_code == 0
+    import aligner.threads
+
+    monkeypatch.setattr(aligner.threads.os, "cpu_count", lambda: 1)
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "one").exit_code == 0
+    assert tree_hashes(tmp_path / "many") == tree_hashes(tmp_path / "one")
+
+
+def test_bad_bar_range_is_a_usage_error(example):
+    result = CliRunner().invoke(cli.main, [str(example), "-o", "x", "--bpm", "120", "--bars", "9-5"])
+    assert result.exit_code == 2 and "ends before it starts" in result.output
