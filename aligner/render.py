@@ -8,6 +8,8 @@ exceed full scale are clipped and counted; float files keep levels above 0 dBFS.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -187,11 +189,12 @@ def render_stems(
         )
     stems_dir.mkdir(parents=True, exist_ok=True)
     progress = locked(progress)
+    edit_id = hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True).encode()).digest()
 
     def render_one(index: int) -> tuple[int, int]:
         source = session.sources[index]
         clipped = [0]
-        with SourceReader(source) as reader, StemWriter(stems_dir, source) as writer:
+        with SourceReader(source) as reader, StemWriter(stems_dir, source, edit_id) as writer:
             for block in render_source(session, plan, index, reader, block_frames, clipped):
                 writer.write(block)
                 if progress is not None:

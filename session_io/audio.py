@@ -76,6 +76,7 @@ def probe(path: str | Path) -> AudioSource:
             "origination_date": bext.origination_date,
             "origination_time": bext.origination_time,
             "time_reference_samples": bext.time_reference_samples,
+            "umid": bext.umid.hex(),
         }
     return AudioSource(
         path=path,

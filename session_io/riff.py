@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 
 __all__ = [
     "Chunk", "BextInfo", "list_chunks", "audio_chunk_shortfall", "read_bext", "read_ixml_track_names", "bext_payload",
-    "insert_chunk",
+    "insert_chunk", "new_umid", "broadcast_info_struct",
 ]
 
 
@@ -176,3 +176,39 @@ def insert_chunk(path: str | Path, chunk_id: str, payload: bytes) -> None:
     chunk = chunk_id.encode("latin-1") + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
     body = data[12:]
     path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunk) + len(body)) + b"WAVE" + chunk + body)
+
+
+#: SMPTE 330M universal label of a basic UMID (12 bytes), then its length byte (0x13: 19 more bytes follow).
+_UMID_LABEL = bytes.fromhex("060A2B340101010501010D20") + b"\x13"
+
+
+def new_umid(seed: bytes) -> bytes:
+    """A 64-byte field holding a basic (32-byte) SMPTE UMID whose material number comes from ``seed``.
+
+    The same seed gives the same UMID (outputs stay byte-identical run to run); a different seed — another plan,
+    another file — gives another, so no DAW mistakes an edited stem for its original media.
+    """
+    import hashlib
+
+    material = hashlib.sha256(b"nbd stem " + seed).digest()[:16]
+    return (_UMID_LABEL + b"\x00\x00\x00" + material).ljust(64, b"\x00")
+
+
+def broadcast_info_struct(description: str, originator: str, originator_reference: str, origination_date: str,
+                          origination_time: str, time_reference_samples: int, umid: bytes) -> bytes:
+    """libsndfile's ``SF_BROADCAST_INFO`` struct (864 bytes, C layout), for ``SFC_SET_BROADCAST_INFO``.
+
+    libsndfile then writes the ``bext`` chunk itself, before the audio, as it creates the file.
+    """
+    def text(value: str, size: int) -> bytes:
+        return value.encode("latin-1", "replace")[:size].ljust(size, b"\x00")
+
+    return (
+        text(description, 256) + text(originator, 32) + text(originator_reference, 32)
+        + text(origination_date, 10) + text(origination_time, 8)
+        + b"\x00\x00"  # C alignment of the next uint32
+        + struct.pack("<II", time_reference_samples & 0xFFFFFFFF, time_reference_samples >> 32)
+        + struct.pack("<h", 1) + umid[:64].ljust(64, b"\x00")
+        + b"\x00" * 10  # loudness fields: not measured here
+        + b"\x00" * 180 + struct.pack("<I", 0) + b"\x00" * 256
+    )

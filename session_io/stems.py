@@ -1,5 +1,9 @@
 """Writing stems: one output file per input file, same name, rate, channels, container and sample format.
 
+A WAV input's BWF ``bext`` chunk carries over — its time reference and description — with a fresh UMID (derived from
+the edit, so outputs stay deterministic) and nbd as originator, so a DAW places the stem where the original sat
+without mistaking it for the original media.
+
 A stem is written as ``<name>.part`` and keeps that name until its whole output set is committed
 (:mod:`session_io.output`), so the only audio files under an output folder with their real names are finished stems.
 """
@@ -11,6 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from nbd_errors import OutputWriteError
+from session_io.riff import broadcast_info_struct, new_umid
 from session_io.session import AudioSource
 
 __all__ = ["PART_SUFFIX", "StemWriter", "stem_file_name"]
@@ -41,10 +46,15 @@ class StemWriter:
         Where the stem goes (the output set's partial folder).
     source : AudioSource
         The input the stem replaces: its format, channels and length are kept.
+    edit_id : bytes
+        Identifies the edit (a digest of the plan); seeds the stem's new UMID.
     """
 
-    def __init__(self, directory: Path, source: AudioSource):
+    _SFC_SET_BROADCAST_INFO = 0x10F1
+
+    def __init__(self, directory: Path, source: AudioSource, edit_id: bytes = b""):
         self.source = source
+        self.edit_id = edit_id
         self.path = Path(directory) / (stem_file_name(source) + PART_SUFFIX)
         self.frames_written = 0
         self._file: sf.SoundFile | None = None
@@ -57,7 +67,20 @@ class StemWriter:
             )
         except Exception as e:
             raise OutputWriteError(f"cannot create stem ({e})", self.path) from None
+        bext = self.source.metadata.get("bext")
+        if bext is not None and self._file.format in ("WAV", "WAVEX", "RF64"):
+            self._set_bext(bext)
         return self
+
+    def _set_bext(self, bext: dict) -> None:
+        """Hand libsndfile the stem's ``bext`` before any audio is written (soundfile has no API for it)."""
+        seed = self.edit_id + self.source.path.name.encode() + bytes.fromhex(bext.get("umid", ""))
+        info = broadcast_info_struct(
+            bext["description"], "nbd", bext["originator_reference"], bext["origination_date"],
+            bext["origination_time"], bext["time_reference_samples"], new_umid(seed))
+        buffer = sf._ffi.new("char[]", info)
+        if sf._snd.sf_command(self._file._file, self._SFC_SET_BROADCAST_INFO, buffer, len(info)) != 1:
+            raise OutputWriteError("could not write the BWF bext chunk", self.path)
 
     def write(self, block: np.ndarray) -> None:
         """Append a block (frames, channels) in the source's processing dtype."""
