@@ -16,8 +16,9 @@ from aligner.events import Event, make_events
 from aligner.plan import EditPlan
 from aligner.planner import PlannerSettings, make_plan
 from aligner.render import render_stems
-from aligner.roles import assign_roles, parse_role_overrides
+from aligner.roles import assign_roles, gm_drum_note, parse_role_overrides
 from grid import SessionGrid, TempoMap, grid_lines, parse_position
+from grid.midi import write_drum_midi
 from nbd_errors import NbdError, OutputWriteError, PlanValidationError
 from session_io import Session, read_session
 from session_io.audio import SessionReader
@@ -168,6 +169,22 @@ def events_table(session: Session, grid: SessionGrid, events: list[Event]) -> tu
     return hits, doubtful
 
 
+def write_hits_midi(path: Path, session: Session, grid: SessionGrid, plan: EditPlan, events: list[Event]) -> int:
+    """``hits.mid``: one General MIDI drum note per detected stroke at its edited position, on the session's tempo
+    map, and a marker at every doubtful event. Returns how many strokes fell before MIDI time 0 and were left out."""
+    notes, markers = [], []
+    for e in events:
+        for h in e.strokes:
+            dest = plan.map_source_to_dest(h.position)
+            dest = h.position + e.shift if dest is None else dest
+            velocity = max(1, min(127, round(127 * h.strength ** (2 / 3))))
+            notes.append((grid.sample2quarters(dest), gm_drum_note(h.drum, session.tracks[h.track].name), velocity))
+        if e.doubtful:
+            why = "; ".join(e.flags) or f"confidence {e.confidence:.2f}"
+            markers.append((grid.sample2quarters(e.target), f"nbd doubtful: {why}"))
+    return write_drum_midi(path, grid.tempo_map, notes, markers)
+
+
 def _refuse_overwriting_inputs(session: Session, out_dir: Path) -> None:
     out = out_dir.resolve()
     for source in session.sources:
@@ -257,6 +274,8 @@ def run_session(
             else:
                 report = render_stems(session, plan, outputs.partial / "stems")
             result.clipped_samples = {k: v for k, v in report.clipped_samples.items() if v}
+            if events:
+                write_hits_midi(outputs.partial / "hits.mid", session, grid, plan, events)
             write_edits_json(outputs.partial / "edits.json", {
                 "session": session.to_json(),
                 "options": config.to_json(),

@@ -14,7 +14,7 @@ from nbd_errors import NbdError
 from session_io.session import Session
 
 __all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "role_from_name", "parse_role_overrides",
-           "assign_roles"]
+           "assign_roles", "gm_drum_note"]
 
 log = logging.getLogger("nbd")
 
@@ -112,3 +112,14 @@ def assign_roles(session: Session, overrides: dict[str, str] | None = None) -> S
                         "(use --mic-role \"%s=snare\" etc.)", session.path, t.name, t.name)
         tracks.append(replace(t, role=role))
     return replace(session, tracks=tuple(tracks))
+
+
+_GM_NOTES = {"kick": 36, "snare": 38, "hihat": 42, "ride": 51, "crash": 49, "cymbal": 49, "other": 37}
+
+
+def gm_drum_note(drum: str, mic_name: str = "") -> int:
+    """General MIDI drum note for a hit: kick 36, snare 38, hat 42, ride 51, crash 49; toms 43 on a floor tom mic,
+    48 otherwise; 37 (side stick) for anything else."""
+    if drum == "tom":
+        return 43 if {"floor", "ft"} & set(_words(mic_name)) else 48
+    return _GM_NOTES.get(drum, 37)

@@ -14,7 +14,7 @@ from pathlib import Path
 from grid.tempo_map import TempoMap
 from nbd_errors import TempoMapError
 
-__all__ = ["read_tempo_map", "write_tempo_map"]
+__all__ = ["read_tempo_map", "write_tempo_map", "write_drum_midi"]
 
 log = logging.getLogger("nbd")
 
@@ -133,6 +133,72 @@ def write_tempo_map(path: str | Path, tempo_map: TempoMap, ticks_per_quarter: in
     midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_quarter)
     midi.tracks.append(track)
     midi.save(path)
+
+
+def _conductor_events(tempo_map: TempoMap, ticks_per_quarter: int) -> list[tuple[int, int, "object"]]:
+    import mido
+
+    events = []
+    for m in tempo_map.meters:
+        events.append((round(m.position_quarters * ticks_per_quarter), 0,
+                       mido.MetaMessage("time_signature", numerator=m.numerator, denominator=m.denominator, time=0)))
+    for t in tempo_map.tempos:
+        events.append((round(t.position_quarters * ticks_per_quarter), 1,
+                       mido.MetaMessage("set_tempo", tempo=round(t.us_per_quarter), time=0)))
+    return events
+
+
+def _track(events: list[tuple[int, int, "object"]]):
+    import mido
+
+    track = mido.MidiTrack()
+    now = 0
+    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def write_drum_midi(path: str | Path, tempo_map: TempoMap, notes: list[tuple[Fraction, int, int]],
+                    markers: list[tuple[Fraction, str]] = (), ticks_per_quarter: int = 960) -> int:
+    """Write drum hits as a type 1 MIDI file on a tempo map: a conductor track (tempo, meter, markers) and one drum
+    track on channel 10.
+
+    Parameters
+    ----------
+    path : str or Path
+    tempo_map : TempoMap
+    notes : list of (position in quarters from MIDI time 0, General MIDI drum note, velocity 1-127)
+    markers : list of (position in quarters, text)
+    ticks_per_quarter : int
+        Positions are rounded to the nearest tick (at 960 PPQ and 120 BPM a tick is 0.52 ms).
+
+    Returns
+    -------
+    int
+        How many notes were left out because they fall before MIDI time 0.
+    """
+    import mido
+
+    conductor = _conductor_events(tempo_map, ticks_per_quarter)
+    for position, text in markers:
+        if position >= 0:
+            conductor.append((round(position * ticks_per_quarter), 2, mido.MetaMessage("marker", text=text, time=0)))
+    drums = [(0, 0, mido.MetaMessage("track_name", name="nbd hits", time=0))]
+    dropped = 0
+    length = max(1, ticks_per_quarter // 8)  # a 32nd note: drum notes are one-shots
+    for position, note, velocity in notes:
+        if position < 0:
+            dropped += 1
+            continue
+        tick = round(position * ticks_per_quarter)
+        drums.append((tick, 2, mido.Message("note_on", channel=9, note=note, velocity=velocity, time=0)))
+        drums.append((tick + length, 1, mido.Message("note_off", channel=9, note=note, velocity=0, time=0)))
+    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_quarter)
+    midi.tracks.extend([_track(conductor), _track(drums)])
+    midi.save(path)
+    return dropped
 
 
 def _whole_ticks(quarters: Fraction, ticks_per_quarter: int) -> int:

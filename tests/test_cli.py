@@ -234,3 +234,30 @@ def test_output_does_not_depend_on_the_number_of_threads(example, tmp_path, monk
 def test_bad_bar_range_is_a_usage_error(example):
     result = CliRunner().invoke(cli.main, [str(example), "-o", "x", "--bpm", "120", "--bars", "9-5"])
     assert result.exit_code == 2 and "ends before it starts" in result.output
+
+
+def test_hits_mid_reads_back_with_one_note_per_hit_at_its_edited_position(example, tmp_path):
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out").exit_code == 0
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    midi = mido.MidiFile(tmp_path / "out" / "hits.mid")
+    assert midi.type == 1 and midi.ticks_per_beat == 960
+    notes, markers, tick = [], [], 0
+    for msg in midi.tracks[1]:
+        tick += msg.time
+        if msg.type == "note_on":
+            notes.append((tick, msg.note, msg.channel))
+    tick = 0
+    for msg in midi.tracks[0]:
+        tick += msg.time
+        if msg.type == "marker":
+            markers.append(msg.text)
+    assert len(notes) == len(doc["hits"])
+    assert all(channel == 9 for _, _, channel in notes)  # GM drums
+    assert {36, 38, 42} <= {note for _, note, _ in notes}
+    assert len(markers) == len(doc["doubtful_events"])
+    # a conformed anchor sits on its grid line: line bar|beat|tick → tick in the file (4/4, 960 PPQ, beats = quarters)
+    anchors = [h for h in doc["hits"] if h["anchor"] and h["source_sample"] + h["shift_samples"] == h["line_sample"]]
+    ticks = {t for t, _, _ in notes}
+    for h in anchors[:20]:
+        bar, beat, sub = map(int, h["line"].split("|"))
+        assert ((bar - 1) * 4 + (beat - 1)) * 960 + sub in ticks
