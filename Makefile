@@ -21,7 +21,12 @@ demo: $(STAMP)
 	$(VENV)/bin/nbd examples/build/session --tempo-map examples/build/session/song.mid -o examples/build/out
 	$(PY) examples/compare_with_truth.py examples/build/session examples/build/out
 	@echo
-	@echo "Demo outputs: stems in examples/build/out/stems/, edit plan in examples/build/out/edits.json"
+	@echo "The same session as a DAW exports it, the product's headline form:"
+	$(VENV)/bin/nbd examples/build/session/example.aaf --tempo-map examples/build/session/song.mid -o examples/build/out_aaf
+	@echo
+	@echo "Demo outputs:"
+	@echo "  folder form: stems in examples/build/out/stems/, edit plan in examples/build/out/edits.json, drum hits in examples/build/out/hits.mid"
+	@echo "  AAF form:    stems in examples/build/out_aaf/stems/ (one per AAF track), examples/build/out_aaf/edits.json, examples/build/out_aaf/hits.mid"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -110,6 +110,10 @@ def _format_duration(samples: int, rate: int) -> str:
 @click.option("--mic-role", "mic_roles", multiple=True, metavar='"NAME=ROLE"',
               help="Set a mic's role when its name does not tell (kick, snare, tom, hihat, ride, crash, overhead, "
                    "room, other); repeatable.")
+@click.option("--media-dir", "media_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="AAF sessions: another folder to look for linked media in (repeatable).")
+@click.option("--skip-missing", is_flag=True, help="AAF sessions: leave tracks silent where their media is missing, "
+              "and say so, instead of failing.")
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Apply the edit plan of this edits.json instead of detecting one.")
 @click.option("--dry-run", is_flag=True, help="Read, check and plan, but write nothing.")
@@ -118,10 +122,11 @@ def _format_duration(samples: int, rate: int) -> str:
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks for internal errors.")
 @click.version_option(package_name="neural-beat-detective", prog_name="nbd")
 def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division, swing_pct, fps, detector,
-         strength_pct, exclude_within_pct, bars, exclude_bars, ghosts, crossfade_ms, mic_roles, plan_path,
+         strength_pct, exclude_within_pct, bars, exclude_bars, ghosts, crossfade_ms, mic_roles, media_dirs,
+         skip_missing, plan_path,
          dry_run, as_json, quiet, verbose):
-    """Conform the drum SESSIONS (folders of mic files, or poly WAVs) to a tempo grid with one edit plan per session,
-    applied identically to every mic."""
+    """Conform the drum SESSIONS (AAF files, folders of mic files, or poly WAVs) to a tempo grid with one edit plan
+    per session, applied identically to every mic."""
     _setup_logging(quiet, verbose)
     if out is None and not dry_run:
         raise click.UsageError("give an output folder with -o OUT (or --dry-run)")
@@ -136,7 +141,8 @@ def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division
                              midi_offset=midi_offset if tempo_map is not None else start, detector=detector,
                              strength_pct=strength_pct, exclude_within_pct=exclude_within_pct, bars=bars,
                              exclude_bars=exclude_bars, ghosts=ghosts, crossfade_ms=crossfade_ms,
-                             mic_roles=tuple(mic_roles))
+                             mic_roles=tuple(mic_roles), media_dirs=tuple(str(d) for d in media_dirs),
+                             skip_missing=skip_missing)
     except ValueError as e:
         raise click.UsageError(str(e))
 

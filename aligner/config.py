@@ -44,6 +44,10 @@ class AlignConfig:
         Length of the crossfade at each cut.
     mic_roles : tuple of str
         Overrides like ``"Mic 3=snare"``.
+    media_dirs : tuple of str
+        AAF sessions: more folders to find linked media in.
+    skip_missing : bool
+        AAF sessions: tracks whose media is missing are left silent (and reported) instead of failing.
     """
 
     grid: str = "1/16"
@@ -58,6 +62,8 @@ class AlignConfig:
     ghosts: str = "conform"
     crossfade_ms: float = 2.0
     mic_roles: tuple[str, ...] = ()
+    media_dirs: tuple[str, ...] = ()
+    skip_missing: bool = False
 
     def __post_init__(self) -> None:
         if self.grid not in DIVISIONS:

@@ -5,6 +5,7 @@ file is ever opened for writing.
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,14 +62,15 @@ class SessionResult:
 
 
 def place_grid(session: Session, tempo_map: TempoMap, config: AlignConfig) -> SessionGrid:
-    """Put the tempo map on the session: MIDI time 0 at ``config.midi_offset`` (default session sample 0).
+    """Put the tempo map on the session: MIDI time 0 at ``config.midi_offset``; by default at session sample 0, or at
+    the composition's start for an AAF.
 
     Raises
     ------
     ValueError
         An offset that does not parse.
     """
-    origin = 0
+    origin = session.metadata.get("midi_origin_samples", 0)  # an AAF's composition start
     if config.midi_offset is not None:
         origin = parse_position(config.midi_offset, session.sample_rate_hz, config.fps, session.start_samples)
     return SessionGrid(tempo_map, session.sample_rate_hz, origin)
@@ -234,8 +236,15 @@ def run_session(
     NbdError
         Anything wrong with the inputs or the outputs, naming the file.
     """
+    with tempfile.TemporaryDirectory(prefix="nbd-") as workdir:  # AAF tracks are flattened here
+        return _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, Path(workdir))
+
+
+def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, workdir) -> SessionResult:
     started = time.monotonic()
-    session = assign_roles(read_session(path), parse_role_overrides(config.mic_roles))
+    session = read_session(path, workdir=workdir, media_dirs=[Path(d) for d in config.media_dirs],
+                           skip_missing=config.skip_missing)
+    session = assign_roles(session, parse_role_overrides(config.mic_roles))
     result = SessionResult(name or session.name, Path(path), out_dir, sample_rate_hz=session.sample_rate_hz,
                            length_samples=session.length_samples, files=len(session.sources),
                            channels=session.channel_count)

@@ -20,7 +20,7 @@ from aligner.plan import EditPlan, fade_gains
 from aligner.threads import locked, map_in_threads
 from nbd_errors import PlanValidationError
 from session_io.audio import BLOCK_FRAMES, SourceReader
-from session_io.session import Session, sample_domain
+from session_io.session import Session, quantise, sample_domain
 from session_io.stems import StemWriter
 
 __all__ = ["RenderReport", "render_source", "render_stems"]
@@ -54,17 +54,6 @@ def _pieces(plan: EditPlan) -> list[_Piece]:
         if s.fade_out_samples and k == last:
             pieces.append(_Piece(body_end, s.dest_end_samples, (_Part(k, "out"),)))
     return pieces
-
-
-def _quantise(mix: np.ndarray, dtype: np.dtype, bits: int | None) -> tuple[np.ndarray, int]:
-    """float64 mix → the file's processing dtype at its resolution; returns (samples, how many were clipped)."""
-    if bits is None:
-        return mix.astype(dtype), 0
-    step = float(1 << (32 - bits))  # PCM is left-justified in int32
-    levels = np.floor(mix / step + 0.5)
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    clipped = int(np.count_nonzero((levels < lo) | (levels > hi)))
-    return (np.clip(levels, lo, hi) * step).astype(dtype), clipped
 
 
 def _span_reader(reader: SourceReader, jobs, segments, block_frames: int):
@@ -151,7 +140,7 @@ def render_source(
                     gains = fade_gains(seg.fade_out_shape, seg.fade_out_samples)[1]
                     offset = lo - (seg.dest_end_samples - seg.fade_out_samples)
                 mix += audio * gains[offset:offset + hi - lo, None]
-            samples, n_clipped = _quantise(mix, dtype, bits)
+            samples, n_clipped = quantise(mix, source.subtype)
             out[lo - block_start:hi - block_start] = samples
             if clipped is not None:
                 clipped[0] += n_clipped

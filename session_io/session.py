@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MIN_RATE_HZ", "MAX_RATE_HZ", "SUPPORTED_SUBTYPES", "AudioSource", "Track", "Session", "sample_domain"]
+__all__ = ["MIN_RATE_HZ", "MAX_RATE_HZ", "SUPPORTED_SUBTYPES", "AudioSource", "Track", "Session", "sample_domain",
+           "quantise", "from_unit_scale"]
 
 MIN_RATE_HZ = 44100
 MAX_RATE_HZ = 192000
@@ -33,6 +34,30 @@ SUPPORTED_SUBTYPES: dict[str, tuple[np.dtype, int | None]] = {
 def sample_domain(subtype: str) -> tuple[np.dtype, int | None]:
     """(dtype, bits) that audio of a soundfile subtype is read, edited and written in; bits is None for float."""
     return SUPPORTED_SUBTYPES[subtype]
+
+
+def quantise(mix: np.ndarray, subtype: str) -> tuple[np.ndarray, int]:
+    """Mixed float64 samples in a subtype's processing scale → that dtype at that resolution, without dither.
+
+    Returns
+    -------
+    (samples, clipped)
+        PCM is rounded half up to its bit depth and clipped at full scale (``clipped`` counts those samples);
+        float keeps levels above full scale.
+    """
+    dtype, bits = sample_domain(subtype)
+    if bits is None:
+        return mix.astype(dtype), 0
+    step = float(1 << (32 - bits))  # PCM is left-justified in int32
+    levels = np.floor(mix / step + 0.5)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    clipped = int(np.count_nonzero((levels < lo) | (levels > hi)))
+    return (np.clip(levels, lo, hi) * step).astype(dtype), clipped
+
+
+def from_unit_scale(audio: np.ndarray, subtype: str) -> np.ndarray:
+    """float64 audio at full scale ±1.0 → the subtype's processing scale (int32 units for PCM)."""
+    return audio * 2147483648.0 if sample_domain(subtype)[1] is not None else audio
 
 
 @dataclass(frozen=True)
