@@ -5,6 +5,7 @@ file is ever opened for writing.
 """
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Callable, ContextManager
 from aligner.config import AlignConfig
 from aligner.detect import detect_hits
 from aligner.events import Event, make_events
+from aligner.interchange import write_edit_aaf
 from aligner.plan import EditPlan
 from aligner.planner import PlannerSettings, make_plan
 from aligner.render import render_stems
@@ -25,6 +27,8 @@ from session_io import Session, read_session
 from session_io.audio import SessionReader
 from session_io.output import MANAGED_OUTPUTS, OutputSet
 from session_io.plan_json import read_plan, write_edits_json
+
+log = logging.getLogger("nbd")
 
 __all__ = ["SessionResult", "ProgressFactory", "place_grid", "make_placeholder_plan", "align", "events_table",
            "run_session"]
@@ -285,6 +289,12 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
             result.clipped_samples = {k: v for k, v in report.clipped_samples.items() if v}
             if events:
                 write_hits_midi(outputs.partial / "hits.mid", session, grid, plan, events)
+            if all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources):
+                write_edit_aaf(outputs.partial / "edit.aaf", session, plan, events, outputs.partial / "stems",
+                               out_dir / "stems")
+            else:
+                log.warning("%s: no edit.aaf: it links WAV media and this session has %s files", path,
+                            sorted({src.container for src in session.sources}))
             write_edits_json(outputs.partial / "edits.json", {
                 "session": session.to_json(),
                 "options": config.to_json(),

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aligner.plan import fade_gains
 from nbd_errors import SessionReadError, UnsupportedFormatError
 from session_io.session import MAX_RATE_HZ, MIN_RATE_HZ, AudioSource, Session, Track, from_unit_scale, quantise
 
@@ -88,6 +89,7 @@ class AafTrack:
     slot_id: int
     edit_rate: Fraction
     clips: list[AafClip] = field(default_factory=list)
+    length_samples: int = 0  # where the track's sequence ends, fillers included
 
     @property
     def channels(self) -> int:
@@ -315,7 +317,8 @@ def read_aaf_structure(path: str | Path) -> AafComposition:
                 names[base.lower()] = names.get(base.lower(), 0) + 1
                 name = base if names[base.lower()] == 1 else f"{base} {names[base.lower()]}"
                 track = AafTrack(name, slot.slot_id, _rate(slot.edit_rate))
-                _Walker(track, sample_rate).walk(slot.segment, 0)
+                walker = _Walker(track, sample_rate)
+                track.length_samples = walker.samples(walker.walk(slot.segment, 0))
                 if track.clips:
                     tracks.append(track)
             if not tracks:
@@ -378,12 +381,6 @@ def _embedded_audio(aaf_path: Path, mob_id: str) -> tuple[np.ndarray, int, str]:
 
 
 # -- flattening ----------------------------------------------------------------------------------------------------
-
-def _fade(shape: str, n: int, rising: bool) -> np.ndarray:
-    t = (np.arange(n) + 0.5) / n
-    g = t if shape == "equal_gain" else np.sin(t * math.pi / 2)
-    return g if rising else g[::-1]
-
 
 def read_aaf(path: str | Path, workdir: Path, media_dirs: list[Path] | None = None,
              skip_missing: bool = False, check: bool = True) -> Session:
@@ -461,7 +458,8 @@ def read_aaf(path: str | Path, workdir: Path, media_dirs: list[Path] | None = No
         raise SessionReadError(f"the composition's media is {rate} Hz, outside the {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz "
                                "nbd edits", path)
     start = min(c.position_samples for t in comp.tracks for c in t.clips)
-    end = max(c.position_samples + c.length_samples for t in comp.tracks for c in t.clips)
+    end = max(max(c.position_samples + c.length_samples for t in comp.tracks for c in t.clips),
+              max(t.length_samples for t in comp.tracks))
     workdir.mkdir(parents=True, exist_ok=True)
     sources, tracks = [], []
     for ti, track in enumerate(comp.tracks):
@@ -487,10 +485,10 @@ def read_aaf(path: str | Path, workdir: Path, media_dirs: list[Path] | None = No
                 gain *= np.interp(np.arange(clip.length_samples), times, [p[1] for p in clip.automation])
             if clip.fade_in:
                 n = min(clip.fade_in[0], clip.length_samples)
-                gain[:n] *= _fade(clip.fade_in[1], n, True)
+                gain[:n] *= fade_gains(clip.fade_in[1], n)[0]  # the renderer's own curves, to the bit
             if clip.fade_out:
                 n = min(clip.fade_out[0], clip.length_samples)
-                gain[clip.length_samples - n:] *= _fade(clip.fade_out[1], n, False)
+                gain[clip.length_samples - n:] *= fade_gains(clip.fade_out[1], n)[1]
             out[lo:lo + clip.length_samples] += piece * gain[:, None]
         if silent:
             log.warning("%s: track %r left silent where its media is missing (%s)", path, track.name,
@@ -515,22 +513,33 @@ def read_aaf(path: str | Path, workdir: Path, media_dirs: list[Path] | None = No
 
 @dataclass(frozen=True)
 class LinkedClip:
-    """A clip of linked media on a written track: all in samples (the composition's edit rate is the sample rate)."""
+    """A clip of linked media on a written track: all in samples (the composition's edit rate is the sample rate).
+
+    A clip with a fade-in overlaps the clip before it by that many samples: they are written with an
+    "Audio Dissolve" transition between them (Media Composer's form; ``Curve Type`` 1 for equal power).
+    """
 
     dest_start_samples: int
     source_start_samples: int
     length_samples: int
-    name: str = ""
+    name: str = ""  # written as the clip's "nbd" comment (what it is; "REVIEW: …" on doubtful events)
+    fade_in_samples: int = 0
+    fade_in_shape: str = "equal_power"
 
 
 @dataclass(frozen=True)
 class LinkedTrack:
-    """A mono track of a written AAF: one channel of one WAV file, as clips."""
+    """A mono track of a written AAF: one channel of one WAV file, as clips.
+
+    ``media`` is read for the file's header; ``media_url`` (default: ``media``) is where the AAF says it lives, for
+    media written elsewhere first and moved into place later.
+    """
 
     name: str
     media: Path
     channel: int
     clips: tuple[LinkedClip, ...]
+    media_url: Path | None = None
 
 
 def _wave_summary(path: Path) -> bytes:
@@ -545,8 +554,54 @@ def _wave_summary(path: Path) -> bytes:
         return f.read(data.offset)
 
 
+#: Fixed instead of "now", so the same edit gives the same bytes (the DAW reads its dates from the media anyway).
+_FIXED_TIME = __import__("datetime").datetime(2000, 1, 1)
+
+
+def _make_deterministic(f, seed: str) -> None:
+    """Replace pyaaf2's random identification and timestamps with ones derived from ``seed``."""
+    import hashlib
+    import uuid
+
+    ident = f.header["IdentificationList"].value[-1]
+    ident["ProductName"].value = "nbd"
+    ident["CompanyName"].value = "nbd"
+    ident["Date"].value = _FIXED_TIME
+    ident["GenerationAUID"].value = uuid.UUID(bytes=hashlib.sha256(("generation " + seed).encode()).digest()[:16])
+    f.header["LastModified"].value = _FIXED_TIME
+
+
+def _mob(f, kind: str, name: str, seed: str):
+    """A new mob with a MobID and dates derived from ``seed`` and its name (deterministic, unique per name)."""
+    import hashlib
+    import uuid
+
+    from aaf2.mobid import UniqueMobID
+
+    mob = getattr(f.create, kind)(name)
+    mob_id = UniqueMobID()
+    mob_id.material = uuid.UUID(bytes=hashlib.sha256(f"{seed}/{kind}/{name}".encode()).digest()[:16])
+    mob.mob_id = mob_id
+    mob["CreationTime"].value = _FIXED_TIME
+    mob["LastModified"].value = _FIXED_TIME
+    return mob
+
+
+def _dissolve_defs(f):
+    """Media Composer's "Audio Dissolve" operation and its "Curve Type" parameter, registered in the file."""
+    dissolve = f.create.OperationDef("0c3bea41-fc05-11d2-8a29-0050040ef7d2", "Audio Dissolve")
+    dissolve.media_kind = "sound"
+    dissolve["NumberInputs"].value = 2
+    f.dictionary.register_def(dissolve)
+    curve = f.create.ParameterDef("8134fc48-3bd6-4904-9520-7a6360cc7127", "Curve Type", "",
+                                  f.dictionary.lookup_typedef("aafInt32"))
+    f.dictionary.register_def(curve)
+    dissolve["ParametersDefined"].append(curve)
+    return dissolve, curve
+
+
 def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: list[LinkedTrack],
-                     start_timecode_samples: int = 0, timecode_fps: int = 30) -> None:
+                     start_timecode_samples: int = 0, timecode_fps: int = 30, length_samples: int = 0) -> None:
     """Write an AAF whose sound tracks play clips of WAV files linked beside it (absolute ``file://`` locators;
     readers that miss them look beside the AAF by file name).
 
@@ -560,29 +615,33 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
     tracks : list of LinkedTrack
     start_timecode_samples : int
         The composition's start as samples since midnight (its timecode slot, at ``timecode_fps``).
+    length_samples : int
+        Every track is filled with silence up to this length (the session's), so readers see its full extent.
     """
     import aaf2
     import soundfile as sf
 
     path = Path(path)
+    seed = f"{name}/{sample_rate_hz}"
     with aaf2.open(str(path), "w") as f:
+        _make_deterministic(f, seed)
         masters: dict[Path, object] = {}
         for track in tracks:
             if track.media in masters:
                 continue
             info = sf.info(str(track.media))
-            file_mob = f.create.SourceMob(track.media.name)
+            file_mob = _mob(f, "SourceMob", (track.media_url or track.media).name, seed)
             descriptor = f.create.WAVEDescriptor()
             descriptor["SampleRate"].value = info.samplerate
             descriptor["Length"].value = info.frames
             descriptor["Summary"].value = _wave_summary(track.media)
             descriptor["ContainerFormat"].value = f.dictionary.lookup_containerdef("AAF")
             locator = f.create.NetworkLocator()
-            locator["URLString"].value = track.media.resolve().as_uri()
+            locator["URLString"].value = (track.media_url or track.media).resolve().as_uri()
             descriptor["Locator"].append(locator)
             file_mob.descriptor = descriptor
             f.content.mobs.append(file_mob)
-            master = f.create.MasterMob(track.media.stem)
+            master = _mob(f, "MasterMob", (track.media_url or track.media).stem, seed)
             f.content.mobs.append(master)
             for channel in range(info.channels):
                 slot = file_mob.create_empty_slot(edit_rate=info.samplerate, media_kind="sound", slot_id=channel + 1)
@@ -591,20 +650,36 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
                                                                 media_kind="sound")
                 master_slot.segment.components.append(file_mob.create_source_clip(channel + 1, 0, info.frames))
             masters[track.media] = master
-        comp = f.create.CompositionMob(name)
+        dissolve, curve = _dissolve_defs(f)
+        comp = _mob(f, "CompositionMob", name, seed)
+        comp.usage = "Usage_TopLevel"
         f.content.mobs.append(comp)
         for track in tracks:
             slot = comp.create_empty_sequence_slot(sample_rate_hz, media_kind="sound")
             slot.name = track.name
             position = 0
             for clip in sorted(track.clips, key=lambda c: c.dest_start_samples):
-                if clip.dest_start_samples > position:
+                overlap = position - clip.dest_start_samples
+                if overlap > 0 and overlap == clip.fade_in_samples:
+                    group = f.create.OperationGroup(dissolve, overlap, media_kind="sound")
+                    group.parameters.append(f.create.ConstantValue(curve, int(clip.fade_in_shape == "equal_power")))
+                    transition = f.create.Transition(media_kind="sound", length=overlap)
+                    transition["OperationGroup"].value = group
+                    transition["CutPoint"].value = 0
+                    slot.segment.components.append(transition)
+                elif overlap > 0:
+                    raise ValueError(f"track {track.name!r}: clips overlap by {overlap} samples without a crossfade")
+                elif clip.dest_start_samples > position:
                     slot.segment.components.append(f.create.Filler("sound", clip.dest_start_samples - position))
                 source = masters[track.media].create_source_clip(track.channel + 1, clip.source_start_samples,
                                                                  clip.length_samples)
+                if clip.name:  # SourceClips carry no name: the note goes in the clip's comments
+                    source["UserComments"].append(f.create.TaggedValue("nbd", clip.name))
                 slot.segment.components.append(source)
                 position = clip.dest_start_samples + clip.length_samples
-        length = max((c.dest_start_samples + c.length_samples for t in tracks for c in t.clips), default=0)
+            if length_samples > position:
+                slot.segment.components.append(f.create.Filler("sound", length_samples - position))
+        length = max([length_samples] + [c.dest_start_samples + c.length_samples for t in tracks for c in t.clips])
         tc_slot = comp.create_timeline_slot(timecode_fps)
         tc_slot.segment = f.create.Timecode(timecode_fps, drop=False,
                                             length=max(1, length * timecode_fps // sample_rate_hz))

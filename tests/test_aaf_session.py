@@ -88,3 +88,61 @@ def test_media_dir_finds_media_that_moved(example, tmp_path):
     assert result.exit_code == 0, result.output
     result = nbd(aaf_copy, "--bpm", "120", "-o", tmp_path / "o3", "--skip-missing", "--detector", "none")
     assert result.exit_code == 0 and "left silent" in result.output
+
+
+def test_edit_aaf_links_the_original_media_at_the_plans_cuts_and_reads_back_as_the_stems(example, tmp_path):
+    from aligner.plan import EditPlan
+    from session_io.aaf import read_aaf, read_aaf_structure
+
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    doc = json.loads((out / "edits.json").read_text())
+    plan = EditPlan.from_json(doc["plan"])
+    comp = read_aaf_structure(out / "edit.aaf")
+    assert [t.name for t in comp.tracks][:5] == ["Floor Tom", "Hat", "Kick In", "Kick Out", "OH L"]
+    kick = next(t for t in comp.tracks if t.name == "Kick In")
+    # one clip per plan segment, at the plan's positions, on the original file
+    assert [(c.position_samples, c.source_offset_samples) for c in kick.clips] == \
+        [(s.dest_start_samples, s.source_start_samples) for s in plan.segments]
+    assert all(c.media[0].locators[0].endswith("Kick%20In.wav") for c in kick.clips)
+    assert [c.fade_in[0] if c.fade_in else 0 for c in kick.clips] == [s.fade_in_samples for s in plan.segments]
+    # read back by nbd's own reader, the AAF renders to the stems nbd wrote, sample for sample
+    session = read_aaf(out / "edit.aaf", tmp_path / "flat")
+    read = lambda p: sf.read(str(p), dtype="int32", always_2d=True)[0]  # noqa: E731
+    for source, track in zip(session.sources, session.tracks):
+        stem_name, channel = (("OH.wav", "LR".index(track.name[-1])) if track.name.startswith("OH ")
+                              else (f"{track.name}.wav", 0))
+        assert np.array_equal(read(source.path)[:, 0], read(out / "stems" / stem_name)[:, channel]), track.name
+
+
+def test_edit_aaf_reads_in_opentimelineio_at_the_plans_positions(example, tmp_path):
+    otio = pytest.importorskip("opentimelineio")
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out").exit_code == 0
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    from session_io.aaf import read_aaf_structure
+
+    timeline = otio.adapters.read_from_file(str(tmp_path / "out" / "edit.aaf"), adapter_name="AAF")
+    # OpenTimelineIO names tracks with transitions after their sequence; they come in slot order
+    index = [t.name for t in read_aaf_structure(tmp_path / "out" / "edit.aaf").tracks].index("Snare Top")
+    track = [t for t in timeline.tracks if t.kind == "Audio"][index]
+    clips = [c for c in track if isinstance(c, otio.schema.Clip)]
+    assert len(clips) == len(doc["plan"]["segments"])
+    for clip, seg in zip(clips, doc["plan"]["segments"]):
+        assert clip.source_range.start_time.value == seg["source_start_samples"]
+        assert clip.source_range.start_time.rate == 48000
+    transitions = [t for t in track if isinstance(t, otio.schema.Transition)]
+    assert len(transitions) == sum(1 for s in doc["plan"]["segments"] if s["fade_in_samples"])
+
+
+def test_doubtful_events_are_marked_for_review_in_the_edit_aaf(example, tmp_path):
+    import aaf2
+
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out").exit_code == 0
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    with aaf2.open(str(tmp_path / "out" / "edit.aaf"), "r") as f:
+        comp = next(f.content.toplevel())
+        slot = next(s for s in comp.slots if s.name == "Kick In")
+        notes = [c["UserComments"].value[0].value for c in slot.segment.components
+                 if type(c).__name__ == "SourceClip" and "UserComments" in c.keys()]
+    assert sum("REVIEW" in n for n in notes) >= min(1, len(doc["doubtful_events"]))

@@ -1,0 +1,87 @@
+"""The edit as the DAW takes it back: an AAF of the plan's clips on every mic's track.
+
+One mono AAF track per channel of every input file, named after its mic ("OH L" / "OH R" for a stereo pair). Where
+the inputs are WAV files, the clips link the **original** media at the plan's cut points, with its crossfades as
+Audio Dissolves, so the engineer can still slide an edit in the DAW; otherwise (AIFF/FLAC inputs, tracks flattened
+from an AAF) each track is one clip of its rendered stem. Every clip says in its comment what it is, and clips of
+doubtful events say "REVIEW: …".
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aligner.events import Event
+from aligner.plan import EditPlan
+from session_io.aaf import LinkedClip, LinkedTrack, write_linked_aaf
+from session_io.session import Session
+from session_io.stems import PART_SUFFIX, stem_file_name
+
+__all__ = ["aaf_tracks", "write_edit_aaf"]
+
+_LINKABLE = ("WAV", "WAVEX", "RF64")
+
+
+def _review_notes(plan: EditPlan, events: list[Event]) -> dict[int, str]:
+    """Segment index → "REVIEW: why" for the segments that play a doubtful event's anchor."""
+    notes: dict[int, list[str]] = {}
+    for e in events:
+        if not e.doubtful:
+            continue
+        for i, seg in enumerate(plan.segments):
+            if seg.dest_start_samples <= e.target < seg.dest_end_samples:
+                notes.setdefault(i, []).append("; ".join(e.flags) or f"confidence {e.confidence:.2f}")
+                break
+    return {i: "REVIEW: " + " | ".join(v) for i, v in notes.items()}
+
+
+def _plan_clips(plan: EditPlan, offset: int, frames: int, notes: dict[int, str]) -> tuple[LinkedClip, ...]:
+    """The plan's segments as clips of one file placed at ``offset`` on the timeline, cut to the file's extent."""
+    clips: list[LinkedClip] = []
+    for i, seg in enumerate(plan.segments):
+        lo = max(seg.source_start_samples, offset)
+        hi = min(seg.source_end_samples, offset + frames)
+        if hi <= lo:
+            continue
+        dest = seg.dest_start_samples + (lo - seg.source_start_samples)
+        fade = seg.fade_in_samples if lo == seg.source_start_samples else 0
+        name = seg.label + (f" — {notes[i]}" if i in notes else "")
+        clip = LinkedClip(dest, lo - offset, hi - lo, name, fade, seg.fade_in_shape)
+        if clips:
+            overlap = clips[-1].dest_start_samples + clips[-1].length_samples - clip.dest_start_samples
+            if overlap > 0 and overlap != clip.fade_in_samples:  # a neighbour was cut at the file's edge
+                clip = LinkedClip(dest + overlap, clip.source_start_samples + overlap, clip.length_samples - overlap,
+                                  name)
+            elif overlap <= 0:
+                clip = LinkedClip(clip.dest_start_samples, clip.source_start_samples, clip.length_samples, name)
+        if clip.length_samples > 0:
+            clips.append(clip)
+    return tuple(clips)
+
+
+def aaf_tracks(session: Session, plan: EditPlan, events: list[Event], stems_partial: Path,
+               stems_final: Path) -> list[LinkedTrack]:
+    """The tracks of the edit AAF (see the module docstring)."""
+    notes = _review_notes(plan, events)
+    tracks = []
+    for si, source in enumerate(session.sources):
+        for mic in session.tracks_of(si):
+            for k, channel in enumerate(mic.channel_indices):
+                name = mic.name if len(mic.channel_indices) == 1 else (
+                    f"{mic.name} {'LR'[k]}" if len(mic.channel_indices) == 2 else f"{mic.name} {k + 1}")
+                if source.container in _LINKABLE and "aaf_track" not in source.metadata:
+                    clips = _plan_clips(plan, source.offset_samples, source.frames, notes)
+                    tracks.append(LinkedTrack(name, source.path, channel, clips))
+                else:
+                    stem = stem_file_name(source)
+                    clip = LinkedClip(source.offset_samples, 0, source.frames, "nbd stem")
+                    tracks.append(LinkedTrack(name, stems_partial / (stem + PART_SUFFIX), channel, (clip,),
+                                              media_url=stems_final / stem))
+    return tracks
+
+
+def write_edit_aaf(path: Path, session: Session, plan: EditPlan, events: list[Event], stems_partial: Path,
+                   stems_final: Path) -> None:
+    """Write the edit AAF (composition named after the session, edit rate = sample rate, start timecode kept)."""
+    write_linked_aaf(path, session.name, session.sample_rate_hz,
+                     aaf_tracks(session, plan, events, stems_partial, stems_final),
+                     start_timecode_samples=session.start_samples, length_samples=session.length_samples)
