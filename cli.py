@@ -190,7 +190,9 @@ def _print_summary(results, dry_run: bool, verbose: bool) -> None:
         if not r.ok:
             click.echo(f"FAILED  {r.name}: {r.error}")
             continue
-        what = "checked (dry run)" if dry_run else f"-> {r.out_dir}/stems, {r.out_dir}/edits.json"
+        what = "checked (dry run)" if dry_run else (
+            f"-> {r.out_dir}: stems/, edits.json, edit.aaf (exact), hits.mid, "
+            f"{len(r.edls)} EDL(s) in edl/ (frame-rounded reference)")
         clipped = sum(r.clipped_samples.values())
         if r.plan_source == "identity":
             edits = "identity plan, nothing moved"

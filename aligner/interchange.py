@@ -1,4 +1,4 @@
-"""The edit as the DAW takes it back: an AAF of the plan's clips on every mic's track.
+"""The edit as the DAW takes it back: an AAF of the plan's clips on every mic's track, and CMX 3600 lists.
 
 One mono AAF track per channel of every input file, named after its mic ("OH L" / "OH R" for a stereo pair). Where
 the inputs are WAV files, the clips link the **original** media at the plan's cut points, with its crossfades as
@@ -13,10 +13,11 @@ from pathlib import Path
 from aligner.events import Event
 from aligner.plan import EditPlan
 from session_io.aaf import LinkedClip, LinkedTrack, write_linked_aaf
+from session_io.edl import EdlCut, EdlMic, write_edls
 from session_io.session import Session
 from session_io.stems import PART_SUFFIX, stem_file_name
 
-__all__ = ["aaf_tracks", "write_edit_aaf"]
+__all__ = ["aaf_tracks", "write_edit_aaf", "edl_cuts", "write_edit_edls"]
 
 _LINKABLE = ("WAV", "WAVEX", "RF64")
 
@@ -63,19 +64,15 @@ def aaf_tracks(session: Session, plan: EditPlan, events: list[Event], stems_part
     """The tracks of the edit AAF (see the module docstring)."""
     notes = _review_notes(plan, events)
     tracks = []
-    for si, source in enumerate(session.sources):
-        for mic in session.tracks_of(si):
-            for k, channel in enumerate(mic.channel_indices):
-                name = mic.name if len(mic.channel_indices) == 1 else (
-                    f"{mic.name} {'LR'[k]}" if len(mic.channel_indices) == 2 else f"{mic.name} {k + 1}")
-                if source.container in _LINKABLE and "aaf_track" not in source.metadata:
-                    clips = _plan_clips(plan, source.offset_samples, source.frames, notes)
-                    tracks.append(LinkedTrack(name, source.path, channel, clips))
-                else:
-                    stem = stem_file_name(source)
-                    clip = LinkedClip(source.offset_samples, 0, source.frames, "nbd stem")
-                    tracks.append(LinkedTrack(name, stems_partial / (stem + PART_SUFFIX), channel, (clip,),
-                                              media_url=stems_final / stem))
+    for source, name, channel in _channel_names(session):
+        if source.container in _LINKABLE and "aaf_track" not in source.metadata:
+            clips = _plan_clips(plan, source.offset_samples, source.frames, notes)
+            tracks.append(LinkedTrack(name, source.path, channel, clips))
+        else:
+            stem = stem_file_name(source)
+            clip = LinkedClip(source.offset_samples, 0, source.frames, "nbd stem")
+            tracks.append(LinkedTrack(name, stems_partial / (stem + PART_SUFFIX), channel, (clip,),
+                                      media_url=stems_final / stem))
     return tracks
 
 
@@ -85,3 +82,28 @@ def write_edit_aaf(path: Path, session: Session, plan: EditPlan, events: list[Ev
     write_linked_aaf(path, session.name, session.sample_rate_hz,
                      aaf_tracks(session, plan, events, stems_partial, stems_final),
                      start_timecode_samples=session.start_samples, length_samples=session.length_samples)
+
+
+def _channel_names(session: Session):
+    """(source, mic name per channel, channel) for every channel of every mic, in file order."""
+    for si, source in enumerate(session.sources):
+        for mic in session.tracks_of(si):
+            for k, channel in enumerate(mic.channel_indices):
+                name = mic.name if len(mic.channel_indices) == 1 else (
+                    f"{mic.name} {'LR'[k]}" if len(mic.channel_indices) == 2 else f"{mic.name} {k + 1}")
+                yield source, name, channel
+
+
+def edl_cuts(plan: EditPlan) -> list[EdlCut]:
+    """The plan as butt cuts for an EDL: each crossfade becomes a cut at its middle (samples)."""
+    starts = [s.dest_start_samples + s.fade_in_samples // 2 for s in plan.segments]
+    ends = starts[1:] + [plan.length_samples]
+    return [EdlCut(a, b, a - s.shift_samples) for a, b, s in zip(starts, ends, plan.segments) if b > a]
+
+
+def write_edit_edls(folder: Path, session: Session, plan: EditPlan, fps: str) -> list[Path]:
+    """CMX 3600 reference lists of the edit (see :mod:`session_io.edl`); returns the files written."""
+    mics = [EdlMic(name, stem_file_name(source), source.offset_samples, source.time_reference_samples or 0)
+            for source, name, _ in _channel_names(session)]
+    return write_edls(folder, session.name, session.sample_rate_hz, fps, session.start_samples, mics,
+                      edl_cuts(plan))

@@ -15,7 +15,7 @@ from typing import Callable, ContextManager
 from aligner.config import AlignConfig
 from aligner.detect import detect_hits
 from aligner.events import Event, make_events
-from aligner.interchange import write_edit_aaf
+from aligner.interchange import write_edit_aaf, write_edit_edls
 from aligner.plan import EditPlan
 from aligner.planner import PlannerSettings, make_plan
 from aligner.render import render_stems
@@ -58,6 +58,7 @@ class SessionResult:
     doubtful_events: int = 0
     clipped_samples: dict[str, int] = field(default_factory=dict)
     doubtful: list[str] = field(default_factory=list)  # "bar|beat|tick: why", for the summary
+    edls: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -289,6 +290,7 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
             result.clipped_samples = {k: v for k, v in report.clipped_samples.items() if v}
             if events:
                 write_hits_midi(outputs.partial / "hits.mid", session, grid, plan, events)
+            result.edls = [p.name for p in write_edit_edls(outputs.partial / "edl", session, plan, config.fps)]
             if all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources):
                 write_edit_aaf(outputs.partial / "edit.aaf", session, plan, events, outputs.partial / "stems",
                                out_dir / "stems")

@@ -261,3 +261,23 @@ def test_hits_mid_reads_back_with_one_note_per_hit_at_its_edited_position(exampl
     for h in anchors[:20]:
         bar, beat, sub = map(int, h["line"].split("|"))
         assert ((bar - 1) * 4 + (beat - 1)) * 960 + sub in ticks
+
+
+def test_edls_of_the_session_read_back_at_the_plans_cuts(example, tmp_path):
+    otio = pytest.importorskip("opentimelineio")
+    pytest.importorskip("otio_cmx3600_adapter")
+    from aligner.interchange import edl_cuts
+
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out", "--fps", "25")
+    assert result.exit_code == 0 and "EDL(s) in edl/" in result.output
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    cuts = edl_cuts(EditPlan.from_json(doc["plan"]))
+    # every cut rounded to its nearest frame at 25 fps; stretches shorter than a frame vanish
+    frames = [(round(c.record_in * 25 / 48000), round(c.record_out * 25 / 48000)) for c in cuts]
+    expected = [a for a, b in frames if b > a]
+    edls = sorted((tmp_path / "out" / "edl").glob("*.edl"))
+    assert [p.name for p in edls] == ["take1 mics_1-4.edl", "take1 mics_5-8.edl", "take1 mics_9-10.edl"]
+    timeline = otio.adapters.read_from_file(str(edls[0]), adapter_name="cmx_3600", rate=25)
+    for track in timeline.tracks:
+        starts = [c.range_in_parent().start_time.value for c in track if isinstance(c, otio.schema.Clip)]
+        assert starts == expected
