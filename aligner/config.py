@@ -48,6 +48,8 @@ class AlignConfig:
         AAF sessions: more folders to find linked media in.
     skip_missing : bool
         AAF sessions: tracks whose media is missing are left silent (and reported) instead of failing.
+    aaf_embed : bool
+        Embed the rendered stems in ``edit.aaf`` instead of linking media.
     """
 
     grid: str = "1/16"
@@ -64,6 +66,7 @@ class AlignConfig:
     mic_roles: tuple[str, ...] = ()
     media_dirs: tuple[str, ...] = ()
     skip_missing: bool = False
+    aaf_embed: bool = False
 
     def __post_init__(self) -> None:
         if self.grid not in DIVISIONS:

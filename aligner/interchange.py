@@ -2,13 +2,16 @@
 
 One mono AAF track per channel of every input file, named after its mic ("OH L" / "OH R" for a stereo pair). Where
 the inputs are WAV files, the clips link the **original** media at the plan's cut points, with its crossfades as
-Audio Dissolves, so the engineer can still slide an edit in the DAW; otherwise (AIFF/FLAC inputs, tracks flattened
-from an AAF) each track is one clip of its rendered stem. Every clip says in its comment what it is, and clips of
-doubtful events say "REVIEW: …".
+Audio Dissolves, so the engineer can still slide an edit in the DAW — for an AAF session too, where each of its
+tracks was one plain clip of linked WAV media; otherwise (multi-clip, faded or embedded AAF tracks) each track is one
+clip of its rendered stem. Every clip says in its comment what it is, and clips of
+doubtful events say "REVIEW: …". With ``--aaf-embed`` the rendered stems are embedded in the AAF instead.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+import soundfile as sf
 
 from aligner.events import Event
 from aligner.plan import EditPlan
@@ -60,14 +63,21 @@ def _plan_clips(plan: EditPlan, offset: int, frames: int, notes: dict[int, str])
 
 
 def aaf_tracks(session: Session, plan: EditPlan, events: list[Event], stems_partial: Path,
-               stems_final: Path) -> list[LinkedTrack]:
-    """The tracks of the edit AAF (see the module docstring)."""
+               stems_final: Path, stems_only: bool = False) -> list[LinkedTrack]:
+    """The tracks of the edit AAF (see the module docstring); ``stems_only`` makes every track one stem clip."""
     notes = _review_notes(plan, events)
     tracks = []
     for source, name, channel in _channel_names(session):
-        if source.container in _LINKABLE and "aaf_track" not in source.metadata:
+        linked = None if stems_only else source.metadata.get("aaf_media")
+        if not stems_only and source.container in _LINKABLE and "aaf_track" not in source.metadata:
             clips = _plan_clips(plan, source.offset_samples, source.frames, notes)
             tracks.append(LinkedTrack(name, source.path, channel, clips))
+        elif linked is not None:  # an AAF track that was one plain clip: cut its original media
+            media = linked[min(channel, len(linked) - 1)]
+            path = Path(media["path"])
+            frames = sf.info(str(path)).frames
+            clips = _plan_clips(plan, -media["offset"], frames, notes)
+            tracks.append(LinkedTrack(name, path, media["channel"], clips))
         else:
             stem = stem_file_name(source)
             clip = LinkedClip(source.offset_samples, 0, source.frames, "nbd stem")
@@ -77,11 +87,13 @@ def aaf_tracks(session: Session, plan: EditPlan, events: list[Event], stems_part
 
 
 def write_edit_aaf(path: Path, session: Session, plan: EditPlan, events: list[Event], stems_partial: Path,
-                   stems_final: Path) -> None:
-    """Write the edit AAF (composition named after the session, edit rate = sample rate, start timecode kept)."""
+                   stems_final: Path, embed: bool = False) -> None:
+    """Write the edit AAF (composition named after the session, edit rate = sample rate, start timecode kept);
+    with ``embed``, the rendered stems are embedded in it instead of media being linked."""
     write_linked_aaf(path, session.name, session.sample_rate_hz,
-                     aaf_tracks(session, plan, events, stems_partial, stems_final),
-                     start_timecode_samples=session.start_samples, length_samples=session.length_samples)
+                     aaf_tracks(session, plan, events, stems_partial, stems_final, stems_only=embed),
+                     start_timecode_samples=session.start_samples, length_samples=session.length_samples,
+                     embed=embed)
 
 
 def _channel_names(session: Session):

@@ -293,7 +293,7 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
             result.edls = [p.name for p in write_edit_edls(outputs.partial / "edl", session, plan, config.fps)]
             if all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources):
                 write_edit_aaf(outputs.partial / "edit.aaf", session, plan, events, outputs.partial / "stems",
-                               out_dir / "stems")
+                               out_dir / "stems", embed=config.aaf_embed)
             else:
                 log.warning("%s: no edit.aaf: it links WAV media and this session has %s files", path,
                             sorted({src.container for src in session.sources}))

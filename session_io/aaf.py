@@ -382,6 +382,24 @@ def _embedded_audio(aaf_path: Path, mob_id: str) -> tuple[np.ndarray, int, str]:
 
 # -- flattening ----------------------------------------------------------------------------------------------------
 
+def _linked_media(track: AafTrack, found: dict, start: int) -> list[dict] | None:
+    """Where a track is one plain clip of linked WAV media (no gain, no fades), per channel: the media file, its
+    channel, and ``offset`` such that media sample = session sample + offset. None for any other track."""
+    if len(track.clips) != 1:
+        return None
+    clip = track.clips[0]
+    if clip.gain != 1.0 or clip.automation or clip.fade_in or clip.fade_out:
+        return None
+    media = []
+    for ref in clip.media:
+        where = found.get(ref.mob_id)
+        if not isinstance(where, Path) or where.suffix.lower() not in (".wav", ".wave", ".bwf"):
+            return None
+        media.append({"path": str(where), "channel": ref.channel,
+                      "offset": clip.source_offset_samples + ref.offset_samples - (clip.position_samples - start)})
+    return media
+
+
 def read_aaf(path: str | Path, workdir: Path, media_dirs: list[Path] | None = None,
              skip_missing: bool = False, check: bool = True) -> Session:
     """Read an AAF session and flatten each sound track into ``workdir/<track name>.wav``.
@@ -499,8 +517,11 @@ def read_aaf(path: str | Path, workdir: Path, media_dirs: list[Path] | None = No
             target = workdir / f"{file_name} ({ti + 1}).wav"
         levels, _clipped = quantise(from_unit_scale(out, subtype), subtype)
         sf.write(str(target), levels, rate, subtype=subtype)
-        sources.append(AudioSource(target, rate, track.channels, end - start, "WAV", subtype,
-                                   metadata={"aaf_track": track.name}))
+        metadata = {"aaf_track": track.name}
+        linked = _linked_media(track, found, start)
+        if linked is not None:
+            metadata["aaf_media"] = linked
+        sources.append(AudioSource(target, rate, track.channels, end - start, "WAV", subtype, metadata=metadata))
         tracks.append(Track(track.name, ti, tuple(range(track.channels))))
     metadata = {"midi_origin_samples": -start,
                 "aaf": {"composition": comp.name, "sample_rate_hz": rate,
@@ -600,8 +621,32 @@ def _dissolve_defs(f):
     return dissolve, curve
 
 
+def _embedded_master(f, track: LinkedTrack, seed: str):
+    """A master mob over the track's channel of its media, embedded in the AAF as PCM essence."""
+    import tempfile
+
+    import soundfile as sf
+
+    info = sf.info(str(track.media))
+    subtype = info.subtype if info.subtype in ("PCM_16", "PCM_24", "PCM_32") else "PCM_24"
+    with tempfile.TemporaryDirectory(prefix="nbd-embed-") as tmp:
+        mono = Path(tmp) / "channel.wav"
+        with sf.SoundFile(str(mono), "w", info.samplerate, 1, subtype) as out:
+            for block in sf.blocks(str(track.media), blocksize=1 << 16, dtype="int32", always_2d=True):
+                out.write(block[:, track.channel])
+        file_mob = _mob(f, "SourceMob", f"{track.name}.PHYS", seed)
+        f.content.mobs.append(file_mob)
+        file_mob.import_audio_essence(str(mono), edit_rate=info.samplerate)
+    master = _mob(f, "MasterMob", track.name, seed)
+    f.content.mobs.append(master)
+    master_slot = master.create_empty_sequence_slot(info.samplerate, slot_id=1, media_kind="sound")
+    master_slot.segment.components.append(file_mob.create_source_clip(1, 0, info.frames))
+    return master
+
+
 def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: list[LinkedTrack],
-                     start_timecode_samples: int = 0, timecode_fps: int = 30, length_samples: int = 0) -> None:
+                     start_timecode_samples: int = 0, timecode_fps: int = 30, length_samples: int = 0,
+                     embed: bool = False) -> None:
     """Write an AAF whose sound tracks play clips of WAV files linked beside it (absolute ``file://`` locators;
     readers that miss them look beside the AAF by file name).
 
@@ -617,6 +662,8 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
         The composition's start as samples since midnight (its timecode slot, at ``timecode_fps``).
     length_samples : int
         Every track is filled with silence up to this length (the session's), so readers see its full extent.
+    embed : bool
+        Embed each track's channel of its media in the AAF (PCM essence) instead of linking the files.
     """
     import aaf2
     import soundfile as sf
@@ -625,8 +672,11 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
     seed = f"{name}/{sample_rate_hz}"
     with aaf2.open(str(path), "w") as f:
         _make_deterministic(f, seed)
-        masters: dict[Path, object] = {}
+        masters: dict[object, object] = {}
         for track in tracks:
+            if embed:
+                masters[track] = _embedded_master(f, track, seed)
+                continue
             if track.media in masters:
                 continue
             info = sf.info(str(track.media))
@@ -671,8 +721,8 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
                     raise ValueError(f"track {track.name!r}: clips overlap by {overlap} samples without a crossfade")
                 elif clip.dest_start_samples > position:
                     slot.segment.components.append(f.create.Filler("sound", clip.dest_start_samples - position))
-                source = masters[track.media].create_source_clip(track.channel + 1, clip.source_start_samples,
-                                                                 clip.length_samples)
+                master, slot_id = (masters[track], 1) if embed else (masters[track.media], track.channel + 1)
+                source = master.create_source_clip(slot_id, clip.source_start_samples, clip.length_samples)
                 if clip.name:  # SourceClips carry no name: the note goes in the clip's comments
                     source["UserComments"].append(f.create.TaggedValue("nbd", clip.name))
                 slot.segment.components.append(source)

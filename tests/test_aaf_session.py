@@ -146,3 +146,35 @@ def test_doubtful_events_are_marked_for_review_in_the_edit_aaf(example, tmp_path
         notes = [c["UserComments"].value[0].value for c in slot.segment.components
                  if type(c).__name__ == "SourceClip" and "UserComments" in c.keys()]
     assert sum("REVIEW" in n for n in notes) >= min(1, len(doc["doubtful_events"]))
+
+
+def test_edit_aaf_of_an_aaf_session_cuts_its_original_linked_media(example, tmp_path):
+    from session_io.aaf import read_aaf, read_aaf_structure
+
+    result = nbd(example / "example.aaf", "--tempo-map", example / "song.mid", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    comp = read_aaf_structure(tmp_path / "out" / "edit.aaf")
+    kick = next(t for t in comp.tracks if t.name == "Kick In")
+    assert len(kick.clips) > 10  # the plan's cuts, not one stem clip
+    assert all(c.media[0].locators[0].endswith("/Kick%20In.wav") for c in kick.clips)
+    oh = next(t for t in comp.tracks if t.name == "OH R")
+    assert oh.clips[0].media[0].channel == 1  # the right channel of the original stereo file
+    session = read_aaf(tmp_path / "out" / "edit.aaf", tmp_path / "flat")
+    i = [t.name for t in session.tracks].index("Kick In")
+    flat = sf.read(str(session.sources[i].path), dtype="int32")[0]
+    assert np.array_equal(flat, sf.read(str(tmp_path / "out" / "stems" / "Kick In.wav"), dtype="int32")[0])
+
+
+def test_aaf_embed_carries_the_stems_inside_the_aaf(example, tmp_path):
+    from session_io.aaf import read_aaf
+
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out", "--aaf-embed")
+    assert result.exit_code == 0, result.output
+    moved = tmp_path / "elsewhere" / "edit.aaf"
+    moved.parent.mkdir()
+    shutil.copy(tmp_path / "out" / "edit.aaf", moved)  # no media beside it: everything is inside
+    session = read_aaf(moved, tmp_path / "flat")
+    for source, track in zip(session.sources, session.tracks):
+        if track.name in ("Kick In", "Snare Top"):
+            stem = sf.read(str(tmp_path / "out" / "stems" / f"{track.name}.wav"), dtype="int32")[0]
+            assert np.array_equal(sf.read(str(source.path), dtype="int32")[0], stem)
