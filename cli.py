@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from aligner.config import DETECTORS, GHOST_MODES, AlignConfig
-from grid import DIVISIONS, FRAME_RATES, TempoMap, read_tempo_map
+from grid import DIVISIONS, FRAME_RATES
 from nbd_errors import NbdError
 
 __all__ = ["main", "CONFIG_DEFAULTS"]
@@ -62,32 +62,29 @@ def _progress_factory(enabled: bool):
     return factory
 
 
-def _unique_names(paths: list[Path]) -> list[str]:
-    names, seen = [], {}
-    for p in paths:
-        base = (p.stem if p.is_file() else p.name) or "session"
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
-    return names
-
-
 def _format_duration(samples: int, rate: int) -> str:
     seconds = samples / rate if rate else 0
     return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.argument("sessions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sessions", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path, file_okay=False),
-              help="Output folder. One session: OUT/stems and OUT/edits.json; several: OUT/<session name>/.")
+              help="Output folder. One session: OUT/stems, OUT/edits.json …; several or --batch: OUT/<session name>/.")
+@click.option("--batch", "batch_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A TOML file of sessions ([[session]] path = …, tempo_map, bars, strength, …; [defaults]).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Sessions processed at once, each in its own process.")
+@click.option("--force", is_flag=True, help="Redo sessions already done with the same inputs and options.")
 @click.option("--tempo-map", type=click.Path(path_type=Path, dir_okay=False),
-              help="MIDI file with the song's tempo and meter changes (applies to every session given).")
+              help="MIDI file with the song's tempo and meter changes, for every session given. Without it (or "
+                   "--bpm), each session's own: the only .mid in its folder, or NAME.mid beside NAME.aaf.")
 @click.option("--bpm", type=click.FloatRange(min=1, max=999), help="Constant tempo in quarter notes per minute, "
-              "instead of --tempo-map.")
+              "instead of a tempo map.")
 @click.option("--meter", default="4/4", show_default=True, help="Meter with --bpm.")
 @click.option("--start", help="With --bpm: where bar 1 starts (seconds, 72000smp, or HH:MM:SS:FF).")
-@click.option("--midi-offset", help="With --tempo-map: where MIDI time 0 sits in the session (seconds, 72000smp or "
-              "HH:MM:SS:FF; timecode is clock time against the session's BWF start).  [default: session start]")
+@click.option("--midi-offset", help="With a tempo map: where MIDI time 0 sits in the session (seconds, 72000smp or "
+              "HH:MM:SS:FF; timecode is clock time against the session's start).  [default: session start]")
 @click.option("--grid", "grid_division", type=click.Choice(list(DIVISIONS)), default=CONFIG_DEFAULTS["grid"],
               show_default=True, help="Grid the hits are conformed to.")
 @click.option("--swing", "swing_pct", type=click.FloatRange(0, 100), default=CONFIG_DEFAULTS["swing_pct"],
@@ -122,24 +119,25 @@ def _format_duration(samples: int, rate: int) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks for internal errors.")
 @click.version_option(package_name="neural-beat-detective", prog_name="nbd")
-def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division, swing_pct, fps, detector,
-         strength_pct, exclude_within_pct, bars, exclude_bars, ghosts, crossfade_ms, mic_roles, media_dirs,
-         skip_missing, aaf_embed, plan_path,
-         dry_run, as_json, quiet, verbose):
+def main(sessions, out, batch_file, jobs, force, tempo_map, bpm, meter, start, midi_offset, grid_division, swing_pct,
+         fps, detector, strength_pct, exclude_within_pct, bars, exclude_bars, ghosts, crossfade_ms, mic_roles,
+         media_dirs, skip_missing, aaf_embed, plan_path, dry_run, as_json, quiet, verbose):
     """Conform the drum SESSIONS (AAF files, folders of mic files, or poly WAVs) to a tempo grid with one edit plan
     per session, applied identically to every mic."""
     _setup_logging(quiet, verbose)
+    if not sessions and batch_file is None:
+        raise click.UsageError("give one or more SESSIONS, or --batch jobs.toml")
     if out is None and not dry_run:
         raise click.UsageError("give an output folder with -o OUT (or --dry-run)")
-    if (tempo_map is None) == (bpm is None):
-        raise click.UsageError("give the tempo as --tempo-map song.mid or as --bpm N (one of them)")
+    if tempo_map is not None and bpm is not None:
+        raise click.UsageError("give the tempo as --tempo-map song.mid or as --bpm N, not both")
     if start is not None and bpm is None:
-        raise click.UsageError("--start goes with --bpm; with --tempo-map use --midi-offset")
-    if midi_offset is not None and tempo_map is None:
-        raise click.UsageError("--midi-offset goes with --tempo-map; with --bpm use --start")
+        raise click.UsageError("--start goes with --bpm; with a tempo map use --midi-offset")
+    if midi_offset is not None and bpm is not None:
+        raise click.UsageError("--midi-offset goes with a tempo map; with --bpm use --start")
     try:
         config = AlignConfig(grid=grid_division, swing_pct=swing_pct, fps=fps,
-                             midi_offset=midi_offset if tempo_map is not None else start, detector=detector,
+                             midi_offset=start if bpm is not None else midi_offset, detector=detector,
                              strength_pct=strength_pct, exclude_within_pct=exclude_within_pct, bars=bars,
                              exclude_bars=exclude_bars, ghosts=ghosts, crossfade_ms=crossfade_ms,
                              mic_roles=tuple(mic_roles), media_dirs=tuple(str(d) for d in media_dirs),
@@ -147,47 +145,73 @@ def main(sessions, out, tempo_map, bpm, meter, start, midi_offset, grid_division
     except ValueError as e:
         raise click.UsageError(str(e))
 
+    from aligner.batch import BatchState, LocalExecutor, TempoSpec, job_key, plan_jobs, read_batch_file, run_job
+
+    tempo = None
     if tempo_map is not None:
+        tempo = TempoSpec(midi_path=str(tempo_map))
+    elif bpm is not None:
+        numerator, denominator = _parse_meter(meter)
+        tempo = TempoSpec(bpm=bpm, numerator=numerator, denominator=denominator)
+    if tempo is not None:
         try:
-            the_map = read_tempo_map(tempo_map)
+            tempo.load()  # a bad tempo map fails the run at once, not once per session
         except NbdError as e:
             click.echo(f"nbd: error: {e}", err=True)
             sys.exit(1)
-    else:
-        numerator, denominator = _parse_meter(meter)
-        the_map = TempoMap.constant(bpm, numerator, denominator)
-
-    from aligner.pipeline import SessionResult, run_session  # after option checks: keeps --help fast
-
-    names = _unique_names(list(sessions))
-    progress = _progress_factory(enabled=not quiet and not as_json and sys.stderr.isatty())
-    results: list[SessionResult] = []
-    for index, (path, name) in enumerate(zip(sessions, names), 1):
-        session_out = None if out is None else (out if len(sessions) == 1 else out / name)
-        if len(sessions) > 1 and not quiet and not as_json:
-            click.echo(f"[{index}/{len(sessions)}] {name}", err=True)
+    entries = [{"path": str(p)} for p in sessions]
+    if batch_file is not None:
         try:
-            result = run_session(path, the_map, config, session_out, plan_path, dry_run, progress, name)
-        except NbdError as e:
-            result = SessionResult(name, path, session_out, ok=False, error=str(e))
-            click.echo(f"nbd: error: {e}", err=True)
-        except Exception as e:  # a bug: still one line, and the batch goes on
-            result = SessionResult(name, path, session_out, ok=False, error=f"internal error: {type(e).__name__}: {e}")
-            click.echo(f"nbd: internal error in {path}: {type(e).__name__}: {e}"
-                       + ("" if verbose else " (run with --verbose for the traceback)"), err=True)
-            if verbose:
-                traceback.print_exc()
-        results.append(result)
+            entries += read_batch_file(batch_file)
+        except ValueError as e:
+            raise click.UsageError(str(e))
+    try:
+        all_jobs = plan_jobs(entries, config, out, tempo, str(plan_path) if plan_path else None, dry_run,
+                             single_output=len(entries) == 1 and batch_file is None)
+    except ValueError as e:
+        raise click.UsageError(str(e))
 
+    from aligner.pipeline import SessionResult
+
+    interactive = not quiet and not as_json and sys.stderr.isatty()
+    state = BatchState.load(out) if out is not None and not dry_run else None
+    results: dict[str, SessionResult] = {}
+    todo, keys = [], {}
+    for job in all_jobs:
+        try:
+            keys[job.name] = job_key(job)
+        except OSError:
+            keys[job.name] = ""
+        if state is not None and not force and state.is_done(job, keys[job.name]):
+            results[job.name] = SessionResult(job.name, Path(job.path), Path(job.out_dir), ok=True,
+                                              plan_source="skipped")
+        else:
+            todo.append(job)
+    executor = LocalExecutor(jobs, _progress_factory(interactive and jobs == 1))
+    batch_bar = (click.progressbar(length=len(todo), label="batch", file=sys.stderr)
+                 if interactive and len(all_jobs) > 1 else contextlib.nullcontext())
+    with batch_bar as bar:
+        for done, (job, result) in enumerate(executor.run(run_job, todo), 1):
+            results[job.name] = result
+            if state is not None:
+                state.record(job, keys[job.name], result)
+            if not result.ok:
+                click.echo(f"nbd: error: {result.error}", err=True)
+            if bar is not None:
+                bar.update(1)
+    ordered = [results[job.name] for job in all_jobs]
     if as_json:
-        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+        click.echo(json.dumps([r.to_json() for r in ordered], indent=2))
     elif not quiet:
-        _print_summary(results, dry_run, verbose)
-    sys.exit(0 if all(r.ok for r in results) else 1)
+        _print_summary(ordered, dry_run, verbose)
+    sys.exit(0 if all(r.ok for r in ordered) else 1)
 
 
 def _print_summary(results, dry_run: bool, verbose: bool) -> None:
     for r in results:
+        if r.plan_source == "skipped":
+            click.echo(f"skipped {r.name}: done before with the same inputs and options (--force redoes it)")
+            continue
         if not r.ok:
             click.echo(f"FAILED  {r.name}: {r.error}")
             continue
@@ -211,6 +235,16 @@ def _print_summary(results, dry_run: bool, verbose: bool) -> None:
             click.echo(f"        doubtful {line}")
         if len(r.doubtful) > len(shown):
             click.echo(f"        … {len(r.doubtful) - len(shown)} more doubtful events in edits.json (-v lists all)")
+    if len(results) > 1:
+        width = max(len("session"), *(len(r.name) for r in results))
+        click.echo("")
+        click.echo(f"{'session':<{width}}  {'status':<8}  {'events moved':>12}  {'doubtful':>8}  {'time':>8}")
+        for r in results:
+            status = "skipped" if r.plan_source == "skipped" else "done" if r.ok else "FAILED"
+            moved = f"{r.events_moved}" if r.ok and status == "done" else "-"
+            doubtful = f"{r.doubtful_events}" if r.ok and status == "done" else "-"
+            took = f"{r.seconds:.1f} s" if status == "done" else "-"
+            click.echo(f"{r.name:<{width}}  {status:<8}  {moved:>12}  {doubtful:>8}  {took:>8}")
     failed = sum(1 for r in results if not r.ok)
     if len(results) > 1 or failed:
         click.echo(f"{len(results) - failed} of {len(results)} sessions done, {failed} failed")

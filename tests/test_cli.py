@@ -141,8 +141,8 @@ def test_json_summary(example, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--bpm", "120"], "-o OUT"),
-    (["-o", "x"], "--tempo-map song.mid or as --bpm"),
-    (["-o", "x", "--bpm", "120", "--tempo-map", "a.mid"], "one of them"),
+    (["-o", "x", "--bpm", "120", "--tempo-map", "a.mid"], "not both"),
+    (["-o", "x", "--bpm", "120", "--midi-offset", "1s"], "--midi-offset goes with a tempo map"),
     (["-o", "x", "--bpm", "120", "--grid", "1/5"], "1/5"),
     (["-o", "x", "--bpm", "120", "--swing", "30", "--grid", "1/8t"], "straight grids"),
     (["-o", "x", "--bpm", "120", "--meter", "4/3"], "not a meter"),
