@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import sys
 import traceback
@@ -200,11 +201,29 @@ def main(sessions, out, batch_file, jobs, force, tempo_map, bpm, meter, start, m
             if bar is not None:
                 bar.update(1)
     ordered = [results[job.name] for job in all_jobs]
+    if out is not None and not dry_run:
+        _write_index(out, all_jobs, ordered)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in ordered], indent=2))
     elif not quiet:
         _print_summary(ordered, dry_run, verbose)
     sys.exit(0 if all(r.ok for r in ordered) else 1)
+
+
+def _write_index(out: Path, jobs, results) -> None:
+    """OUT/index.html: every session of this run with its status and a link to its report."""
+    from aligner.report import write_index
+
+    rows = []
+    for job, r in zip(jobs, results):
+        report = Path(job.out_dir) / "report.html"
+        rows.append({"name": r.name, "status": "skipped" if r.plan_source == "skipped" else "done" if r.ok else "failed",
+                     "events_moved": r.events_moved if r.ok else "", "doubtful": r.doubtful_events if r.ok else "",
+                     "report": os.path.relpath(report, out) if report.exists() else None, "error": r.error})
+    try:
+        write_index(out, rows)
+    except OSError as e:
+        click.echo(f"nbd: warning: could not write {out / 'index.html'} ({e})", err=True)
 
 
 def _print_summary(results, dry_run: bool, verbose: bool) -> None:
@@ -216,7 +235,7 @@ def _print_summary(results, dry_run: bool, verbose: bool) -> None:
             click.echo(f"FAILED  {r.name}: {r.error}")
             continue
         what = "checked (dry run)" if dry_run else (
-            f"-> {r.out_dir}: stems/, edits.json, edit.aaf (exact), hits.mid, "
+            f"-> {r.out_dir}: report.html, stems/, edits.json, edit.aaf (exact), hits.mid, "
             f"{len(r.edls)} EDL(s) in edl/ (frame-rounded reference)")
         clipped = sum(r.clipped_samples.values())
         if r.plan_source == "identity":
@@ -230,6 +249,8 @@ def _print_summary(results, dry_run: bool, verbose: bool) -> None:
             f"{_format_duration(r.length_samples, r.sample_rate_hz)}; {edits}"
             + (f", {clipped} samples clipped" if clipped else "") + f"; {what}"
         )
+        for flag in r.loudness_flags:
+            click.echo(f"        loudness changed over 0.5 LU: {flag}")
         shown = r.doubtful if verbose else r.doubtful[:10]
         for line in shown:
             click.echo(f"        doubtful {line}")

@@ -16,6 +16,7 @@ from aligner.config import AlignConfig
 from aligner.detect import detect_hits
 from aligner.events import Event, make_events
 from aligner.interchange import write_edit_aaf, write_edit_edls
+from aligner.report import LOUDNESS_FLAG_LU, stem_loudness, write_report
 from aligner.plan import EditPlan
 from aligner.planner import PlannerSettings, make_plan
 from aligner.render import render_stems
@@ -27,6 +28,7 @@ from session_io import Session, read_session
 from session_io.audio import SessionReader
 from session_io.output import MANAGED_OUTPUTS, OutputSet
 from session_io.plan_json import read_plan, write_edits_json
+from session_io.stems import PART_SUFFIX
 
 log = logging.getLogger("nbd")
 
@@ -59,6 +61,7 @@ class SessionResult:
     clipped_samples: dict[str, int] = field(default_factory=dict)
     doubtful: list[str] = field(default_factory=list)  # "bar|beat|tick: why", for the summary
     edls: list[str] = field(default_factory=list)
+    loudness_flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -291,6 +294,11 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
             if events:
                 write_hits_midi(outputs.partial / "hits.mid", session, grid, plan, events)
             result.edls = [p.name for p in write_edit_edls(outputs.partial / "edl", session, plan, config.fps)]
+            loudness = stem_loudness(session, outputs.partial / "stems", PART_SUFFIX)
+            result.loudness_flags = [f"{row.name}: {row.change_lu:+.2f} LU" for row in loudness
+                                     if row.change_lu is not None and abs(row.change_lu) > LOUDNESS_FLAG_LU]
+            write_report(outputs.partial / "report.html", session, grid, plan, events, doubtful_rows, loudness,
+                         report.clipped_samples)
             if all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources):
                 write_edit_aaf(outputs.partial / "edit.aaf", session, plan, events, outputs.partial / "stems",
                                out_dir / "stems", embed=config.aaf_embed)

@@ -25,7 +25,7 @@ log = logging.getLogger("nbd")
 #: The file whose presence says a session's output set is complete; renamed in last, moved out first.
 MARKER = "edits.json"
 #: Every name nbd writes into a session's output folder; a new set replaces all of them, stale ones included.
-MANAGED_OUTPUTS = ("stems", "hits.mid", "edit.aaf", "edl", MARKER)
+MANAGED_OUTPUTS = ("stems", "hits.mid", "edit.aaf", "edl", "report.html", MARKER)
 
 
 def _describe(e: OSError) -> str:

@@ -20,9 +20,10 @@ def realdata(relative: str) -> Path:
 
 def tree_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file under root, by relative path: to prove inputs are never written to, and that outputs
-    repeat byte for byte. The batch state file (bookkeeping: timings, paths) is left out."""
+    repeat byte for byte. The run's bookkeeping — the state file (timings, paths) and index.html (this run's
+    statuses) — is left out."""
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".nbd-state.json"
+        if p.is_file() and p.name not in (".nbd-state.json", "index.html")
     }

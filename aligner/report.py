@@ -1,0 +1,223 @@
+"""The session report a person looks at in the morning: ``report.html``, self-contained (plots embedded as PNG).
+
+- every event's timing against the grid before and after, per drum;
+- bar by bar, the largest move (where the drummer drifted most);
+- loudness per stem before and after (ITU-R BS.1770 via pyloudnorm), a change over 0.5 LU flagged;
+- the doubtful events with their bar|beat|tick, for review.
+
+``index.html`` lists every session of an output folder with its status and a link to its report.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aligner.events import Event
+from aligner.plan import EditPlan
+from grid import SessionGrid
+from session_io.session import Session
+
+__all__ = ["LoudnessRow", "stem_loudness", "write_report", "write_index"]
+
+LOUDNESS_FLAG_LU = 0.5
+_COLOURS = {"kick": "#d62728", "snare": "#1f77b4", "tom": "#9467bd", "hihat": "#2ca02c", "ride": "#8c564b",
+            "crash": "#e377c2", "cymbal": "#e377c2", "other": "#7f7f7f"}
+
+
+@dataclass(frozen=True)
+class LoudnessRow:
+    """Integrated loudness (LUFS) of one file before and after the edit; None where it is silent or shorter than
+    half a second."""
+
+    name: str
+    before_lufs: float | None
+    after_lufs: float | None
+
+    @property
+    def change_lu(self) -> float | None:
+        """After minus before, in LU."""
+        if self.before_lufs is None or self.after_lufs is None:
+            return None
+        return self.after_lufs - self.before_lufs
+
+
+def _lufs(path: Path) -> float | None:
+    import pyloudnorm
+    import soundfile as sf
+
+    audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    if len(audio) < rate // 2:  # BS.1770 gates 400 ms blocks: shorter files have no integrated loudness
+        return None
+    value = pyloudnorm.Meter(rate).integrated_loudness(audio)
+    return round(float(value), 2) if np.isfinite(value) else None
+
+
+def stem_loudness(session: Session, stems_dir: Path, suffix: str = "") -> list[LoudnessRow]:
+    """Loudness of every input file and of its stem (``stems_dir/<name><suffix>``)."""
+    from aligner.threads import map_in_threads
+
+    def one(source) -> LoudnessRow:
+        return LoudnessRow(source.path.name, _lufs(source.path), _lufs(stems_dir / (source.path.name + suffix)))
+
+    return map_in_threads(one, session.sources)
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _bar_position(grid: SessionGrid, quarters) -> float:
+    """Bar number plus the fraction of the bar (bar 5, beat 3 of 4/4 → 5.5), across meter changes."""
+    tm = grid.tempo_map
+    bar = tm.quarters2bbt(quarters).bar
+    start, end = tm.bar_start_quarters(bar), tm.bar_end_quarters(bar)
+    return bar + float((quarters - start) / (end - start))
+
+
+def _timing_plot(events: list[Event], plan: EditPlan, grid: SessionGrid) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rate = grid.sample_rate_hz
+    drums = sorted({h.drum for e in events for h in e.strokes})
+    fig, axes = plt.subplots(len(drums) or 1, 1, figsize=(11, 1.6 + 1.3 * max(1, len(drums))), sharex=True,
+                             squeeze=False)
+    for ax, drum in zip(axes[:, 0], drums or ["other"]):
+        xs, before, after = [], [], []
+        for e in events:
+            for h in e.strokes:
+                if h.drum != drum:
+                    continue
+                dest = plan.map_source_to_dest(h.position)
+                dest = h.position + e.shift if dest is None else dest
+                xs.append(_bar_position(grid, e.line.quarters))
+                before.append((h.position - e.line.sample) / rate * 1000)
+                after.append((dest - e.line.sample) / rate * 1000)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.scatter(xs, before, s=9, color="#bbbbbb", label="before")
+        ax.scatter(xs, after, s=9, color=_COLOURS.get(drum, "#333333"), label="after")
+        ax.set_ylabel(f"{drum}\nms off line", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("bar")
+    fig.suptitle("Every stroke against its grid line, before (grey) and after the edit", fontsize=11)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+def _bars_plot(events: list[Event], rate: int) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    largest: dict[int, float] = {}
+    for e in events:
+        largest[e.line.bar] = max(largest.get(e.line.bar, 0.0), abs(e.shift) / rate * 1000)
+    bars = sorted(largest)
+    fig, ax = plt.subplots(figsize=(11, 2.6))
+    ax.bar(bars, [largest[b] for b in bars], color="#4c72b0")
+    ax.set_xlabel("bar")
+    ax.set_ylabel("largest move (ms)")
+    ax.set_title("Where the biggest moves were, bar by bar", fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:13px} td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
+th{background:#f5f5f5} .num{text-align:right;font-variant-numeric:tabular-nums}
+.flag{color:#b00020;font-weight:600} .ok{color:#1b7f3b;font-weight:600} .muted{color:#777}
+.facts span{display:inline-block;margin-right:18px} img{max-width:100%}
+"""
+
+
+def _fmt(value, digits=1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def write_report(path: Path, session: Session, grid: SessionGrid, plan: EditPlan, events: list[Event],
+                 doubtful_rows: list[dict], loudness: list[LoudnessRow], clipped: dict[str, int]) -> None:
+    """Write one session's ``report.html`` (self-contained; see the module docstring)."""
+    rate = session.sample_rate_hz
+    moved = [e for e in events if e.shift]
+    worst_before = max((abs(e.anchor.position - e.line.sample) / rate * 1000 for e in events), default=0.0)
+    facts = [
+        f"{len(session.tracks)} mics, {session.channel_count} channels, {rate} Hz",
+        f"{session.length_samples / rate:.1f} s",
+        f"{len(events)} events, {len(moved)} moved",
+        f"largest move {max((abs(e.shift) for e in events), default=0) / rate * 1000:.1f} ms",
+        f"worst anchor before {worst_before:.1f} ms off its line",
+        f"{len(doubtful_rows)} doubtful",
+    ]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>nbd — {html.escape(session.name)}</title>"
+             f"<style>{_STYLE}</style></head><body>",
+             f"<h1>{html.escape(session.name)}</h1><div class='facts muted'>"
+             + "".join(f"<span>{html.escape(f)}</span>" for f in facts) + "</div>"]
+    if events:
+        parts.append("<h2>Timing against the grid</h2>"
+                     f"<img alt='timing before and after' src='data:image/png;base64,{_timing_plot(events, plan, grid)}'>")
+        parts.append(f"<h2>Moves by bar</h2><img alt='largest move per bar' "
+                     f"src='data:image/png;base64,{_bars_plot(events, rate)}'>")
+    parts.append("<h2>Doubtful events — review these</h2>")
+    if doubtful_rows:
+        parts.append("<table><tr><th>bar|beat|tick</th><th>anchor</th><th class='num'>off line (% of step)</th>"
+                     "<th class='num'>confidence</th><th>why</th></tr>")
+        for d in doubtful_rows:
+            why = "; ".join(d["flags"]) or "far from its line: it may belong to the next one"
+            parts.append(f"<tr><td>{html.escape(d['line'])}</td><td>{html.escape(d['anchor_drum'])}</td>"
+                         f"<td class='num'>{d['off_line_pct_of_step']:+.0f}</td>"
+                         f"<td class='num'>{d['confidence']:.2f}</td><td>{html.escape(why)}</td></tr>")
+        parts.append("</table>")
+    else:
+        parts.append("<p class='ok'>None.</p>")
+    parts.append(f"<h2>Loudness per stem</h2><p class='muted'>Integrated loudness (ITU-R BS.1770); a change over "
+                 f"{LOUDNESS_FLAG_LU} LU is flagged.</p><table><tr><th>file</th><th class='num'>before LUFS</th>"
+                 "<th class='num'>after LUFS</th><th class='num'>change LU</th><th>clipped samples</th></tr>")
+    for row in loudness:
+        change = row.change_lu
+        flag = change is not None and abs(change) > LOUDNESS_FLAG_LU
+        parts.append(f"<tr><td>{html.escape(row.name)}</td><td class='num'>{_fmt(row.before_lufs)}</td>"
+                     f"<td class='num'>{_fmt(row.after_lufs)}</td>"
+                     f"<td class='num {'flag' if flag else ''}'>{_fmt(change, 2)}{' ⚠' if flag else ''}</td>"
+                     f"<td class='num'>{clipped.get(row.name, 0)}</td></tr>")
+    parts.append("</table><p class='muted'>Made by nbd. The exact edit is edit.aaf; edits.json has every hit.</p>"
+                 "</body></html>")
+    Path(path).write_text("\n".join(parts), encoding="utf-8")
+
+
+def write_index(out_dir: Path, rows: list[dict]) -> Path:
+    """``out_dir/index.html``: one row per session (name, status, events moved, doubtful, link to its report),
+    written aside and renamed into place."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f"<!doctype html><html><head><meta charset='utf-8'><title>nbd — sessions</title><style>{_STYLE}"
+             "</style></head><body><h1>Sessions</h1><table><tr><th>session</th><th>status</th>"
+             "<th class='num'>events moved</th><th class='num'>doubtful</th><th>report</th><th>error</th></tr>"]
+    for r in rows:
+        status_class = "ok" if r["status"] in ("done", "skipped") else "flag"
+        report = (f"<a href='{html.escape(r['report'])}'>report</a>" if r.get("report") else "")
+        lines.append(f"<tr><td>{html.escape(r['name'])}</td><td class='{status_class}'>{html.escape(r['status'])}</td>"
+                     f"<td class='num'>{r.get('events_moved', '')}</td><td class='num'>{r.get('doubtful', '')}</td>"
+                     f"<td>{report}</td><td class='muted'>{html.escape(r.get('error') or '')}</td></tr>")
+    lines.append("</table></body></html>")
+    target = out_dir / "index.html"
+    aside = out_dir / f".index.html.{os.getpid()}.tmp"
+    aside.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(aside, target)
+    return target
