@@ -195,7 +195,10 @@ def main(sessions, out, batch_file, jobs, force, tempo_map, bpm, meter, start, m
         for done, (job, result) in enumerate(executor.run(run_job, todo), 1):
             results[job.name] = result
             if state is not None:
-                state.record(job, keys[job.name], result)
+                try:
+                    state.record(job, keys[job.name], result)
+                except OSError as e:  # the outputs' own error already says why; resuming just cannot be noted
+                    click.echo(f"nbd: warning: cannot note {job.name} in {state.path} ({e.strerror or e})", err=True)
             if not result.ok:
                 click.echo(f"nbd: error: {result.error}", err=True)
             if bar is not None:

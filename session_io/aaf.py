@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from aligner.plan import fade_gains
-from nbd_errors import SessionReadError, UnsupportedFormatError
+from nbd_errors import NbdError, SessionReadError, UnsupportedFormatError
 from session_io.session import MAX_RATE_HZ, MIN_RATE_HZ, AudioSource, Session, Track, from_unit_scale, quantise
 
 __all__ = ["MediaRef", "AafClip", "AafTrack", "AafComposition", "read_aaf_structure", "read_aaf", "LinkedClip",
@@ -458,7 +458,13 @@ def read_aaf(path: str | Path, workdir: Path, media_dirs: list[Path] | None = No
         if ref.mob_id not in cache:
             where = found[ref.mob_id]
             if where == "embedded":
-                cache[ref.mob_id] = _embedded_audio(path, ref.mob_id)
+                try:
+                    cache[ref.mob_id] = _embedded_audio(path, ref.mob_id)
+                except NbdError:
+                    raise
+                except Exception as e:  # a damaged descriptor or essence stream
+                    raise SessionReadError(f"embedded media {ref.name!r} is unreadable ({type(e).__name__}: {e})",
+                                           path) from None
             else:
                 try:
                     info = sf.info(str(where))

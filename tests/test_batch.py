@@ -155,3 +155,53 @@ def test_bad_batch_files_are_usage_errors(tmp_path):
     bad.write_text("this is not toml [")
     result = CliRunner().invoke(cli.main, ["--batch", str(bad), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "not a readable batch file" in result.output
+
+
+def test_a_killed_batch_resumes_where_it_stopped(takes, tmp_path):
+    """kill -9 in the middle of a batch, then run the same command again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("nbd")
+    if not exe.exists():
+        pytest.skip(f"nbd entry point not installed beside {sys.executable}")
+    before = tree_hashes(takes)
+    out = tmp_path / "out"
+    cmd = [str(exe), str(takes / "take1"), str(takes / "take2"), "-o", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / ".nbd-state.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.exists() and "take1" in state.read_text():
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # what is there is either a finished set or nothing that looks finished
+    for session in ("take1", "take2"):
+        folder = out / session
+        if (folder / "edits.json").exists():
+            assert (folder / "stems" / "Kick In.wav").exists()
+        else:
+            assert not list(folder.glob("stems/*.wav")) if folder.exists() else True
+    result = subprocess.run([str(exe), str(takes / "take1"), str(takes / "take2"), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "skipped take1" in result.stdout
+    assert (out / "take2" / "edits.json").exists()
+    assert not any(p.name.startswith(".partial") for p in out.rglob("*"))
+    assert tree_hashes(takes) == before
+    os.sync()
+
+
+def test_unwritable_output_folder_fails_every_session_with_one_line(takes, tmp_path):
+    blocker = tmp_path / "disk"
+    blocker.write_text("a file where a folder should be: nothing can be created below it")
+    result = CliRunner().invoke(cli.main, [str(takes / "take1"), str(takes / "take2"), "-o", str(blocker / "out")])
+    assert result.exit_code == 1
+    assert f"nbd: error: {blocker / 'out' / 'take1'}: cannot create output folder" in result.output
+    assert "0 of 2 sessions done, 2 failed" in result.output
