@@ -39,3 +39,22 @@ def test_index_lists_failed_sessions_with_their_error(tmp_path):
     page = path.read_text()
     assert "href='take1/report.html'" in page
     assert "bad &lt;1&gt;" in page and "44100 Hz differs" in page and "class='flag'>failed" in page
+
+
+def test_streamed_loudness_matches_pyloudnorm(tmp_path):
+    import numpy as np
+    import pyloudnorm
+    import soundfile as sf
+
+    from aligner.report import integrated_loudness
+
+    rng = np.random.default_rng(3)
+    t = np.arange(int(7.3 * 44100)) / 44100
+    audio = np.stack([0.2 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(t)), 0.1 * rng.standard_normal(len(t))], 1)
+    audio[44100:88200] = 0  # a silent second, gated out
+    sf.write(str(tmp_path / "a.wav"), audio, 44100, subtype="FLOAT")
+    expected = pyloudnorm.Meter(44100).integrated_loudness(sf.read(str(tmp_path / "a.wav"))[0])
+    # small blocks, so filter state and 100 ms steps cross block edges many times
+    assert abs(integrated_loudness(tmp_path / "a.wav", block_frames=1000) - expected) < 0.01
+    sf.write(str(tmp_path / "short.wav"), audio[:10000], 44100)
+    assert integrated_loudness(tmp_path / "short.wav") is None
