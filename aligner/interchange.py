@@ -4,8 +4,7 @@ One mono AAF track per channel of every input file, named after its mic ("OH L" 
 the inputs are WAV files, the clips link the **original** media at the plan's cut points, with its crossfades as
 Audio Dissolves, so the engineer can still slide an edit in the DAW — for an AAF session too, where each of its
 tracks was one plain clip of linked WAV media; otherwise (multi-clip, faded or embedded AAF tracks) each track is one
-clip of its rendered stem. Every clip says in its comment what it is, and clips of
-doubtful events say "REVIEW: …". With ``--aaf-embed`` the rendered stems are embedded in the AAF instead.
+clip of its rendered stem. Clips of doubtful events say "REVIEW: …" in their comment. With ``--aaf-embed`` the rendered stems are embedded in the AAF instead.
 """
 from __future__ import annotations
 
@@ -48,7 +47,7 @@ def _plan_clips(plan: EditPlan, offset: int, frames: int, notes: dict[int, str])
             continue
         dest = seg.dest_start_samples + (lo - seg.source_start_samples)
         fade = seg.fade_in_samples if lo == seg.source_start_samples else 0
-        name = seg.label + (f" — {notes[i]}" if i in notes else "")
+        name = f"{seg.label} — {notes[i]}" if i in notes else ""  # a comment only where there is one to read
         clip = LinkedClip(dest, lo - offset, hi - lo, name, fade, seg.fade_in_shape)
         if clips:
             overlap = clips[-1].dest_start_samples + clips[-1].length_samples - clip.dest_start_samples

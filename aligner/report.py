@@ -65,6 +65,7 @@ def integrated_loudness(path: Path, block_frames: int = 1 << 16) -> float | None
     stages = list(pyloudnorm.Meter(rate)._filters.values())
     states = [[np.zeros(max(len(st.a), len(st.b)) - 1) for st in stages] for _ in range(channels)]
     edges = [int(0.1 * k * rate) for k in range(int(frames / (0.1 * rate)) + 2)]
+    edge_array = np.array(edges, dtype=np.int64)
     steps = np.zeros((channels, len(edges) - 1))
     done = 0
     for block in sf.blocks(str(path), blocksize=block_frames, dtype="float64", always_2d=True):
@@ -77,10 +78,10 @@ def integrated_loudness(path: Path, block_frames: int = 1 << 16) -> float | None
             weighted[:, ch] = y
         energy = np.concatenate([np.zeros((1, channels)), np.cumsum(weighted ** 2, axis=0)])
         lo, hi = done, done + len(block)
-        for k in range(len(edges) - 1):
-            a, b = max(edges[k], lo), min(edges[k + 1], hi)
-            if b > a:
-                steps[:, k] += energy[b - lo] - energy[a - lo]
+        first = max(int(np.searchsorted(edge_array, lo, side="right")) - 1, 0)
+        last = min(int(np.searchsorted(edge_array, hi, side="left")), len(edges) - 1)
+        bounds = np.clip(edge_array[first:last + 1], lo, hi) - lo  # the 100 ms steps this block touches
+        steps[:, first:last] += (energy[bounds[1:]] - energy[bounds[:-1]]).T
         done = hi
     blocks = int(round((frames / rate - 0.4) / 0.1)) + 1
     z = np.stack([steps[:, j:j + 4].sum(axis=1) for j in range(blocks)], axis=1) / (0.4 * rate)

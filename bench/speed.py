@@ -8,7 +8,8 @@ measured per run:
 
 - baseline: read every file and write it again with soundfile, block by block;
 - nbd --detector none: read, check and render with the identity plan;
-- nbd (classic): detect, plan and render.
+- nbd (classic) --no-aaf: detect, plan, render, report, EDLs, hits.mid;
+- nbd (classic) with every output, edit.aaf included (once: pyaaf2 writes about 2 ms per clip).
 
 Each case runs ``--runs`` times; the table shows the fastest run and the largest peak memory.
 
@@ -129,16 +130,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
             base_t, base_m = _best_of(args.runs, [sys.executable, "-c", _BASELINE, str(session), str(root / f"copy_{minutes:g}")])
             none_t, none_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "--detector", "none", "-q",
                                    "-o", str(root / f"none_{minutes:g}")])
-            full_t, full_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "-q", "-o", str(root / f"out_{minutes:g}")])
+            full_t, full_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "-q", "--no-aaf",
+                                                  "-o", str(root / f"out_{minutes:g}")])
+            aaf_t, aaf_m = _best_of(1, [nbd, str(session), "--bpm", "120", "-q", "-o", str(root / f"aaf_{minutes:g}")])
             rows.append({"minutes": minutes, "size_mb": size_mb, "baseline_s": base_t, "baseline_mb": base_m,
-                         "render_s": none_t, "render_mb": none_m, "nbd_s": full_t, "nbd_mb": full_m})
+                         "render_s": none_t, "render_mb": none_m, "nbd_s": full_t, "nbd_mb": full_m,
+                         "aaf_s": aaf_t, "aaf_mb": aaf_m})
             print(f"  {minutes:g} min done", file=sys.stderr)
     print(f"\n{'session':<30}{'case':<26}{'wall s':>8}{'x baseline':>12}{'peak MB':>10}")
     for r in rows:
         name = f"{r['minutes']:g} min, 12 mics ({r['size_mb']:.0f} MB)"
         for case, t, m in (("soundfile read + write", r["baseline_s"], r["baseline_mb"]),
                            ("nbd --detector none", r["render_s"], r["render_mb"]),
-                           ("nbd (classic)", r["nbd_s"], r["nbd_mb"])):
+                           ("nbd (classic), --no-aaf", r["nbd_s"], r["nbd_mb"]),
+                           ("nbd (classic), all outputs", r["aaf_s"], r["aaf_mb"])):
             print(f"{name:<30}{case:<26}{t:>8.1f}{t / r['baseline_s']:>12.2f}{m:>10.0f}")
     return rows
 

@@ -713,28 +713,31 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
         for track in tracks:
             slot = comp.create_empty_sequence_slot(sample_rate_hz, media_kind="sound")
             slot.name = track.name
+            components = []  # assigned once at the end: pyaaf2 re-attaches the whole vector on every append
             position = 0
             for clip in sorted(track.clips, key=lambda c: c.dest_start_samples):
                 overlap = position - clip.dest_start_samples
                 if overlap > 0 and overlap == clip.fade_in_samples:
                     group = f.create.OperationGroup(dissolve, overlap, media_kind="sound")
-                    group.parameters.append(f.create.ConstantValue(curve, int(clip.fade_in_shape == "equal_power")))
+                    if clip.fade_in_shape == "equal_power":  # linear is the dissolve's default: no parameter needed
+                        group["Parameters"].value = [f.create.ConstantValue(curve, 1)]
                     transition = f.create.Transition(media_kind="sound", length=overlap)
                     transition["OperationGroup"].value = group
                     transition["CutPoint"].value = 0
-                    slot.segment.components.append(transition)
+                    components.append(transition)
                 elif overlap > 0:
                     raise ValueError(f"track {track.name!r}: clips overlap by {overlap} samples without a crossfade")
                 elif clip.dest_start_samples > position:
-                    slot.segment.components.append(f.create.Filler("sound", clip.dest_start_samples - position))
+                    components.append(f.create.Filler("sound", clip.dest_start_samples - position))
                 master, slot_id = (masters[track], 1) if embed else (masters[track.media], track.channel + 1)
                 source = master.create_source_clip(slot_id, clip.source_start_samples, clip.length_samples)
                 if clip.name:  # SourceClips carry no name: the note goes in the clip's comments
-                    source["UserComments"].append(f.create.TaggedValue("nbd", clip.name))
-                slot.segment.components.append(source)
+                    source["UserComments"].value = [f.create.TaggedValue("nbd", clip.name)]
+                components.append(source)
                 position = clip.dest_start_samples + clip.length_samples
             if length_samples > position:
-                slot.segment.components.append(f.create.Filler("sound", length_samples - position))
+                components.append(f.create.Filler("sound", length_samples - position))
+            slot.segment["Components"].value = components
         length = max([length_samples] + [c.dest_start_samples + c.length_samples for t in tracks for c in t.clips])
         tc_slot = comp.create_timeline_slot(timecode_fps)
         tc_slot.segment = f.create.Timecode(timecode_fps, drop=False,
