@@ -11,7 +11,8 @@ measured per run:
 - nbd (classic) --no-aaf: detect, plan, render, report, EDLs, hits.mid;
 - nbd (classic) with every output, edit.aaf included (once: pyaaf2 writes about 2 ms per clip).
 
-Each case runs ``--runs`` times; the table shows the fastest run and the largest peak memory.
+Each case runs ``--runs`` times (with ``--force``: a re-run would otherwise skip the session as done); the table
+shows the fastest run and the largest peak memory.
 
 Goals (issue 3): nbd at most 3x the baseline's time on 3 minutes; peak memory at most 1.5 GB and flat in length.
 """
@@ -128,9 +129,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             subprocess.run([sys.executable, __file__, "--make", str(session), str(minutes)], check=True)
             size_mb = sum(p.stat().st_size for p in session.glob("*.wav")) / 1e6
             base_t, base_m = _best_of(args.runs, [sys.executable, "-c", _BASELINE, str(session), str(root / f"copy_{minutes:g}")])
-            none_t, none_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "--detector", "none", "-q",
+            none_t, none_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "--detector", "none", "-q", "--force",
                                    "-o", str(root / f"none_{minutes:g}")])
-            full_t, full_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "-q", "--no-aaf",
+            full_t, full_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "-q", "--no-aaf", "--force",
                                                   "-o", str(root / f"out_{minutes:g}")])
             aaf_t, aaf_m = _best_of(1, [nbd, str(session), "--bpm", "120", "-q", "-o", str(root / f"aaf_{minutes:g}")])
             rows.append({"minutes": minutes, "size_mb": size_mb, "baseline_s": base_t, "baseline_mb": base_m,
