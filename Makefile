@@ -25,8 +25,9 @@ demo: $(STAMP)
 	$(VENV)/bin/nbd examples/build/session/example.aaf --tempo-map examples/build/session/song.mid -o examples/build/out_aaf
 	@echo
 	@echo "Demo outputs:"
-	@echo "  folder form: stems in examples/build/out/stems/, edit plan in examples/build/out/edits.json, drum hits in examples/build/out/hits.mid"
-	@echo "  AAF form:    stems in examples/build/out_aaf/stems/ (one per AAF track), examples/build/out_aaf/edits.json, examples/build/out_aaf/hits.mid"
+	@echo "  folder form: examples/build/out/  -> report.html, stems/, edit.aaf, edl/, hits.mid, edits.json"
+	@echo "  AAF form:    examples/build/out_aaf/  -> report.html, stems/ (one per AAF track), edit.aaf, edl/, hits.mid, edits.json"
+	@echo "  open examples/build/out/report.html in a browser to see the edit"
 
 test: $(STAMP)
 	$(PY) -m pytest -q
