@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import sys
-import traceback
 from dataclasses import fields
 from pathlib import Path
 

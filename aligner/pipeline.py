@@ -300,13 +300,12 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
                                      if row.change_lu is not None and abs(row.change_lu) > LOUDNESS_FLAG_LU]
             write_report(outputs.partial / "report.html", session, grid, plan, events, doubtful_rows, loudness,
                          report.clipped_samples)
-            if not config.write_aaf:
-                pass
-            elif all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources):
+            wav_media = all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources)
+            if config.write_aaf and wav_media:
                 write_edit_aaf(outputs.partial / "edit.aaf", session, plan, events, outputs.partial / "stems",
                                out_dir / "stems", embed=config.aaf_embed)
                 result.aaf = True
-            else:
+            elif config.write_aaf:
                 log.warning("%s: no edit.aaf: it links WAV media and this session has %s files", path,
                             sorted({src.container for src in session.sources}))
             write_edits_json(outputs.partial / "edits.json", {

@@ -2,7 +2,6 @@
 import json
 import runpy
 import shutil
-import sys
 
 import numpy as np
 import pytest

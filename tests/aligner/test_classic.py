@@ -9,7 +9,7 @@ import pytest
 from aligner.config import AlignConfig
 from aligner.pipeline import align
 from aligner.roles import assign_roles
-from aligner.synth import DRUM_CLASS, SynthConfig, synthesise, truth_events, write_session
+from aligner.synth import SynthConfig, synthesise, truth_events, write_session
 from grid import SessionGrid
 from session_io import read_session
 

@@ -1,7 +1,6 @@
 """AAF reading against the real files in ../shared/realdata/aaf and LibAAF's independent dumps of them."""
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
