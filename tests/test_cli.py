@@ -147,7 +147,8 @@ def test_json_summary(example, tmp_path):
     (["-o", "x", "--bpm", "120", "--swing", "30", "--grid", "1/8t"], "straight grids"),
     (["-o", "x", "--bpm", "120", "--meter", "4/3"], "not a meter"),
 ])
-def test_usage_errors_exit_2(example, args, message):
+def test_usage_errors_exit_2(example, args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "-o x" is relative: never inside the repository
     result = CliRunner().invoke(cli.main, [str(example), *args])
     assert result.exit_code == 2
     assert message in result.output
@@ -231,7 +232,8 @@ def test_output_does_not_depend_on_the_number_of_threads(example, tmp_path, monk
     assert tree_hashes(tmp_path / "many") == tree_hashes(tmp_path / "one")
 
 
-def test_bad_bar_range_is_a_usage_error(example):
+def test_bad_bar_range_is_a_usage_error(example, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli.main, [str(example), "-o", "x", "--bpm", "120", "--bars", "9-5"])
     assert result.exit_code == 2 and "ends before it starts" in result.output
 
