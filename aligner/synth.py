@@ -20,8 +20,8 @@ import numpy as np
 from aligner.roles import ANCHOR_PRIORITY
 from grid import SessionGrid, TempoMap, bpm2us_per_quarter, grid_lines, ms2samples
 
-__all__ = ["DRUMS", "DRUM_CLASS", "MicSpec", "Stroke", "SynthConfig", "SynthSession", "DEFAULT_MICS", "synthesise",
-           "truth_events", "write_session"]
+__all__ = ["DRUMS", "DRUM_CLASS", "near_drum", "MicSpec", "Stroke", "SynthConfig", "SynthSession", "DEFAULT_MICS",
+           "synthesise", "truth_events", "write_session"]
 
 SPEED_OF_SOUND_M_S = 343.0
 
@@ -54,20 +54,21 @@ class MicSpec:
     channel: int = 0
 
 
-def _near(drum: str, dx: float = 0.0, dy: float = 0.0, dz: float = 0.08) -> tuple[float, float, float]:
+def near_drum(drum: str, dx: float = 0.0, dy: float = 0.0, dz: float = 0.08) -> tuple[float, float, float]:
+    """A mic position in metres: the drum's position moved by (dx, dy, dz) — by default 8 cm above it."""
     x, y, z = DRUMS[drum]
     return (x + dx, y + dy, z + dz)
 
 
 #: A typical 10-channel kit: 9 files, the overheads one stereo file.
 DEFAULT_MICS: tuple[MicSpec, ...] = (
-    MicSpec("Kick In", _near("kick", dy=-0.1, dz=0.0), "kick", file="Kick In.wav"),
-    MicSpec("Kick Out", _near("kick", dy=0.35, dz=0.0), "kick", file="Kick Out.wav"),
-    MicSpec("Snare Top", _near("snare", dy=0.08, dz=0.06), "snare", file="Snare Top.wav"),
-    MicSpec("Snare Bottom", _near("snare", dz=-0.2), "snare", polarity=-1, file="Snare Bottom.wav"),
-    MicSpec("Hat", _near("hihat", dz=0.1), "hihat", file="Hat.wav"),
-    MicSpec("Rack Tom", _near("rack_tom"), "rack_tom", file="Rack Tom.wav"),
-    MicSpec("Floor Tom", _near("floor_tom"), "floor_tom", file="Floor Tom.wav"),
+    MicSpec("Kick In", near_drum("kick", dy=-0.1, dz=0.0), "kick", file="Kick In.wav"),
+    MicSpec("Kick Out", near_drum("kick", dy=0.35, dz=0.0), "kick", file="Kick Out.wav"),
+    MicSpec("Snare Top", near_drum("snare", dy=0.08, dz=0.06), "snare", file="Snare Top.wav"),
+    MicSpec("Snare Bottom", near_drum("snare", dz=-0.2), "snare", polarity=-1, file="Snare Bottom.wav"),
+    MicSpec("Hat", near_drum("hihat", dz=0.1), "hihat", file="Hat.wav"),
+    MicSpec("Rack Tom", near_drum("rack_tom"), "rack_tom", file="Rack Tom.wav"),
+    MicSpec("Floor Tom", near_drum("floor_tom"), "floor_tom", file="Floor Tom.wav"),
     MicSpec("OH L", (-0.5, 0.1, 1.8), file="OH.wav", channel=0),
     MicSpec("OH R", (0.5, 0.1, 1.8), file="OH.wav", channel=1),
     MicSpec("Room", (0.0, 3.5, 1.6), file="Room.wav"),

@@ -31,27 +31,15 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aligner.synth import DRUMS, MicSpec, SynthConfig, synthesise  # noqa: E402
+from aligner.synth import DEFAULT_MICS, MicSpec, SynthConfig, near_drum, synthesise  # noqa: E402
 
 RATE = 48000
 TILE_BARS = 15  # 15 bars of 4/4 at 120 BPM = 30 s exactly
 
 
-def _near(drum, dx=0.0, dy=0.0, dz=0.08):
-    x, y, z = DRUMS[drum]
-    return (x + dx, y + dy, z + dz)
-
-
-#: Twelve mono mics.
-BENCH_MICS = (
-    MicSpec("Kick In", _near("kick", dy=-0.1, dz=0.0), "kick", file="Kick In.wav"),
-    MicSpec("Kick Out", _near("kick", dy=0.35, dz=0.0), "kick", file="Kick Out.wav"),
-    MicSpec("Snare Top", _near("snare", dy=0.08, dz=0.06), "snare", file="Snare Top.wav"),
-    MicSpec("Snare Bottom", _near("snare", dz=-0.2), "snare", polarity=-1, file="Snare Bottom.wav"),
-    MicSpec("Hat", _near("hihat", dz=0.1), "hihat", file="Hat.wav"),
-    MicSpec("Rack Tom", _near("rack_tom"), "rack_tom", file="Rack Tom.wav"),
-    MicSpec("Floor Tom", _near("floor_tom"), "floor_tom", file="Floor Tom.wav"),
-    MicSpec("Crash", _near("crash", dz=0.15), "crash", file="Crash.wav"),
+#: Twelve mono mics: the default kit's seven close mics, a crash mic, and overheads and rooms as mono files.
+BENCH_MICS = DEFAULT_MICS[:7] + (
+    MicSpec("Crash", near_drum("crash", dz=0.15), "crash", file="Crash.wav"),
     MicSpec("OH L", (-0.5, 0.1, 1.8), file="OH L.wav"),
     MicSpec("OH R", (0.5, 0.1, 1.8), file="OH R.wav"),
     MicSpec("Room L", (-1.0, 3.5, 1.6), file="Room L.wav"),
