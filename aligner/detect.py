@@ -132,8 +132,9 @@ def _running_max(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[tuple[int, float]]:
-    """(first frame of the rise, peak dB just after) for every onset of one mic's frame peaks."""
+def _frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[int]:
+    """The first frame of the rise of every onset of one mic's frame peaks (its level is measured on the waveform
+    by :func:`_refine`)."""
     frames_per_ms = rate / 1000 / hop
     hold = max(2, round(s.hold_ms * frames_per_ms))
     if len(peaks) < hold + 4:
@@ -151,10 +152,7 @@ def _frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -
         return []
     min_gap = max(1, round(s.min_gap_ms / 1000 * rate / hop))
     starts = np.concatenate([[0], np.flatnonzero(np.diff(candidates) > min_gap) + 1])
-    out = []
-    for first in candidates[starts]:
-        out.append((int(first), float(db[first:first + 10].max())))
-    return out
+    return [int(first) for first in candidates[starts]]
 
 
 def _refine(reader: SessionReader, track: int, approx: int, rate: int, s: DetectorSettings) -> tuple[int, float]:
@@ -257,7 +255,7 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
             if track.role not in CLOSE_ROLES and track.role != "overhead":
                 continue
             onsets = []
-            for frame, _ in _frame_onsets(envelopes[ti], hop, rate, settings):
+            for frame in _frame_onsets(envelopes[ti], hop, rate, settings):
                 position, peak = _refine(reader, ti, frame * hop, rate, settings)
                 onsets.append(_Onset(ti, track.role, position, peak))
             loudest = max((o.peak for o in onsets), default=0.0)

@@ -109,7 +109,7 @@ def render_source(
         stem covers the same stretch of the timeline as its input.
     """
     source = session.sources[source_index]
-    dtype, bits = sample_domain(source.subtype)
+    dtype = sample_domain(source.subtype)[0]
     pieces = _pieces(plan)
     starts = [p.dest_start for p in pieces]
     segments = plan.segments
