@@ -9,8 +9,9 @@ from grid import DIVISIONS, FRAME_RATES
 
 __all__ = ["AlignConfig", "DETECTORS", "GHOST_MODES"]
 
-#: Ways to make the plan: ``classic`` (signal processing), ``none`` (the identity plan: only re-render).
-DETECTORS = ("classic", "none")
+#: Ways to make the plan: ``classic`` (signal processing), ``neural`` (the shipped model, :mod:`aligner.neural`),
+#: ``none`` (the identity plan: only re-render).
+DETECTORS = ("classic", "neural", "none")
 GHOST_MODES = ("conform", "ride")
 
 

@@ -23,7 +23,7 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes"]
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes", "refine_attack"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class Hit:
         Peak of the attack relative to the owning mic's loudest hit (0-1].
     peak : float
         Peak amplitude of the attack in the owning mic (full scale = 1).
+    line_shift : int
+        The detector's choice of grid line relative to the stroke's nearest 16th line (-1, 0, +1); the neural
+        detector sets it for strokes played more than half a step off, the classic detector leaves it 0.
     """
 
     position: int
@@ -50,6 +53,7 @@ class Hit:
     track: int
     strength: float
     peak: float
+    line_shift: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,9 @@ def _frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -
     return [int(first) for first in candidates[starts]]
 
 
-def _refine(reader: SessionReader, track: int, approx: int, rate: int, s: DetectorSettings) -> tuple[int, float]:
-    """First sample of the attack near ``approx``, and the attack's peak amplitude."""
+def refine_attack(reader: SessionReader, track: int, approx: int, rate: int, s: DetectorSettings) -> tuple[int, float]:
+    """First sample (session samples) of the attack near ``approx`` in mic ``track``, and the attack's peak amplitude
+    (full scale = 1): the first sample above both twice the level just before and ``attack_fraction`` of the peak."""
     before = round(s.refine_before_ms / 1000 * rate)
     after = round(s.refine_after_ms / 1000 * rate)
     start = approx - before
@@ -256,7 +261,7 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
                 continue
             onsets = []
             for frame in _frame_onsets(envelopes[ti], hop, rate, settings):
-                position, peak = _refine(reader, ti, frame * hop, rate, settings)
+                position, peak = refine_attack(reader, ti, frame * hop, rate, settings)
                 onsets.append(_Onset(ti, track.role, position, peak))
             loudest = max((o.peak for o in onsets), default=0.0)
             for o in onsets:

@@ -1,6 +1,7 @@
 """From hits to events: every stroke goes to a grid line; the strokes on one line are one event, with an anchor.
 
-- A stroke goes to its nearest line, except a flam's grace note, which joins its main stroke (a softer stroke of the
+- A stroke goes to its nearest line moved by the detector's ``line_shift`` (the neural detector's call for strokes
+  played more than half a step off; 0 from the classic detector), except a flam's grace note, which joins its main stroke (a softer stroke of the
   same drum followed within the flam window — the smaller of 35 ms and 0.3 × the grid step — by a louder one).
 - The anchor is the stroke an editor lines up: kick and snare first, then toms, hats, cymbals; ties go to the
   earliest; never a grace note, and a ghost note only when the event has nothing else.
@@ -155,7 +156,7 @@ def make_events(hits: list[Hit], grid: SessionGrid, length_samples: int, setting
     positions = np.array([h.position for h in hits], dtype=np.int64)
     right = np.clip(np.searchsorted(samples, positions), 1, len(samples) - 1)
     nearest = np.where(positions - samples[right - 1] <= samples[right] - positions, right - 1, right)
-    line_of = [int(i) for i in nearest]
+    line_of = [int(min(max(i + h.line_shift, 0), len(lines) - 1)) for i, h in zip(nearest, hits)]
 
     def step_at(i: int) -> float:
         line = lines[i]

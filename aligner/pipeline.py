@@ -16,6 +16,7 @@ from aligner.config import AlignConfig
 from aligner.detect import detect_hits
 from aligner.events import Event, make_events
 from aligner.interchange import write_edit_aaf, write_edit_edls
+from aligner.neural import neural_hits
 from aligner.report import LOUDNESS_FLAG_LU, stem_loudness, write_report
 from aligner.plan import EditPlan
 from aligner.planner import PlannerSettings, make_plan
@@ -110,7 +111,7 @@ def make_placeholder_plan(session: Session, plan_path: Path | None) -> EditPlan:
 
 def align(session: Session, grid: SessionGrid, config: AlignConfig,
           progress: ProgressFactory | None = None) -> tuple[EditPlan, list[Event]]:
-    """Detect hits on all mics, group them into events and plan the edit: the classic aligner.
+    """Detect hits on all mics (``config.detector``: classic or neural), group them into events and plan the edit.
 
     Parameters
     ----------
@@ -126,12 +127,20 @@ def align(session: Session, grid: SessionGrid, config: AlignConfig,
         The plan for every channel, and the events with their targets, confidence and flags.
     """
     total = session.length_samples * len(session.sources)
+    settings = config.event_settings()
+
+    def detect(advance=None):
+        if config.detector == "neural":
+            return neural_hits(session, grid, settings.division, settings.swing_pct, progress=advance)
+        return detect_hits(session, progress=advance)
+
     if progress is not None:
-        with progress(f"{session.name}: detecting", total) as advance:
-            hits = detect_hits(session, progress=advance)
+        passes = 2 if config.detector == "neural" else 1
+        with progress(f"{session.name}: detecting", total * passes) as advance:
+            hits = detect(advance)
     else:
-        hits = detect_hits(session)
-    events = make_events(hits, grid, session.length_samples, config.event_settings())
+        hits = detect()
+    events = make_events(hits, grid, session.length_samples, settings)
     with SessionReader(session) as reader:
         plan = make_plan(session, events, reader, PlannerSettings(crossfade_ms=config.crossfade_ms))
     return plan, events

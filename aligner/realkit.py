@@ -19,7 +19,7 @@ import numpy as np
 from aligner.synth import Stroke, SynthConfig, SynthSession
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
-__all__ = ["MULDJORD_MICS", "GM_DRUMS", "RealKit", "load_muldjordkit", "read_gmd_notes", "session_from_gmd"]
+__all__ = ["MULDJORD_MICS", "GM_DRUMS", "RealKit", "load_muldjordkit", "read_gmd_notes", "gmd_strokes", "session_from_gmd"]
 
 #: The 16 mics of MuldjordKit, in the order files are written.
 MULDJORD_MICS = ("KdrumL", "KdrumR", "Snare_top", "Snare_bottom", "Hihat", "Tom1", "Tom2", "Tom3", "Tom4",
@@ -122,30 +122,48 @@ def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: 
     """
     kit = load_muldjordkit(str(kit_folder))
     rate = kit.rate
-    tempo_map, notes = read_gmd_notes(midi_path)
     origin = round(lead_in_s * rate)
-    grid = SessionGrid(tempo_map, rate, origin)
     length = origin + round(duration_s * rate)
-    lines = grid_lines(grid, 0, length + rate, division)
-    samples = line_samples(lines)
+    tempo_map, strokes = gmd_strokes(midi_path, rate, origin, length, division)
     audio = np.zeros((length + 6 * rate, len(MULDJORD_MICS)), dtype=np.float64)
-    strokes = []
-    for seconds, note, velocity in notes:
-        drum = GM_DRUMS.get(note)
-        position = origin + round(seconds * rate)
-        if drum is None or not 0 <= position < length:
-            continue
-        layer = min(kit.layers[drum], key=lambda lay: abs(lay.velocity - velocity))
-        gain = min(1.25, velocity / layer.velocity)
-        start = position - layer.attack
+    for stroke in strokes:
+        layer = min(kit.layers[stroke.drum], key=lambda lay: abs(lay.velocity - stroke.velocity))
+        gain = min(1.25, stroke.velocity / layer.velocity)
+        start = stroke.sample - layer.attack
         lo = max(0, -start)
         audio[start + lo:start + len(layer.audio)] += gain * layer.audio[lo:]
-        i = int(np.argmin(np.abs(samples - position)))
-        bbt = str(tempo_map.quarters2bbt(lines[i].quarters))
-        kind = "ghost" if drum == "snare" and velocity < GHOST_VELOCITY else "normal"
-        strokes.append(Stroke(drum, velocity, position, int(samples[i]), bbt, kind))
     audio = audio[:length]
     audio *= 10 ** (-3 / 20) / max(np.abs(audio).max(), 1e-9)
     files = {f"{mic}.wav": audio[:, [i]] for i, mic in enumerate(MULDJORD_MICS)}
     config = SynthConfig(sample_rate_hz=rate, mics=(), bars=0)
-    return SynthSession(config, tempo_map, origin, files, sorted(strokes, key=lambda s: (s.sample, s.drum)))
+    return SynthSession(config, tempo_map, origin, files, strokes)
+
+
+def gmd_strokes(midi_path: str | Path, rate: int, origin: int, length: int, division: str = "1/16",
+                skip_s: float = 0.0) -> tuple[TempoMap, list[Stroke]]:
+    """The strokes of a GMD take that fall in ``[0, length)`` once MIDI time ``skip_s`` sits at sample ``origin``.
+
+    Each note's line is its nearest ``division`` line (GMD drummers played to this click); snare notes below
+    :data:`GHOST_VELOCITY` are ghost notes; notes of drums not in :data:`GM_DRUMS` are left out.
+
+    Returns
+    -------
+    (TempoMap, list of Stroke)
+        The take's tempo map (MIDI time 0 at ``origin - skip_s``) and its strokes sorted by sample.
+    """
+    tempo_map, notes = read_gmd_notes(midi_path)
+    zero = origin - round(skip_s * rate)
+    grid = SessionGrid(tempo_map, rate, zero)
+    lines = grid_lines(grid, 0, length + rate, division)
+    samples = line_samples(lines)
+    strokes = []
+    for seconds, note, velocity in notes:
+        drum = GM_DRUMS.get(note)
+        position = zero + round(seconds * rate)
+        if drum is None or not 0 <= position < length:
+            continue
+        i = int(np.argmin(np.abs(samples - position)))
+        bbt = str(tempo_map.quarters2bbt(lines[i].quarters))
+        kind = "ghost" if drum == "snare" and velocity < GHOST_VELOCITY else "normal"
+        strokes.append(Stroke(drum, velocity, position, int(samples[i]), bbt, kind))
+    return tempo_map, sorted(strokes, key=lambda s: (s.sample, s.drum))

@@ -21,7 +21,7 @@ from aligner.roles import ANCHOR_PRIORITY
 from grid import SessionGrid, TempoMap, bpm2us_per_quarter, grid_lines, ms2samples
 
 __all__ = ["DRUMS", "DRUM_CLASS", "near_drum", "MicSpec", "Stroke", "SynthConfig", "SynthSession", "DEFAULT_MICS",
-           "synthesise", "truth_events", "write_session"]
+           "synthesise", "render_strokes", "truth_events", "write_session"]
 
 SPEED_OF_SOUND_M_S = 343.0
 
@@ -52,6 +52,8 @@ class MicSpec:
     bleed_db: float = -14.0  # extra attenuation of other drums in a directional close mic
     file: str = ""  # file it is written to; two mics with one file make a stereo file
     channel: int = 0
+    highpass_hz: float = 0.0  # one-pole filters standing for the mic's and preamp's colour; 0 = none
+    lowpass_hz: float = 0.0
 
 
 def near_drum(drum: str, dx: float = 0.0, dy: float = 0.0, dz: float = 0.08) -> tuple[float, float, float]:
@@ -126,6 +128,8 @@ class SynthConfig:
     flam_rate: float = 0.2
     subtype: str = "PCM_24"
     mics: tuple[MicSpec, ...] = DEFAULT_MICS
+    kit_variety: float = 0.0  # 0 = the reference kit; 1 = pitches and decays vary by up to about ±40 %
+    noise_db: float = -80.0  # noise floor, dBFS RMS
 
 
 @dataclass
@@ -148,7 +152,8 @@ def _highpass(x: np.ndarray, times: int = 2) -> np.ndarray:
     return x
 
 
-def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator,
+                pitch: float = 1.0, decay: float = 1.0) -> np.ndarray:
     """A mono one-shot whose first sample is its attack start.
 
     Decay times follow the real MuldjordKit hits (close mics, loud strokes): kick about -25 dB and snare about
@@ -156,31 +161,31 @@ def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator) -
     """
     amp = (velocity / 127.0) ** 1.5
     def t_of(seconds: float) -> np.ndarray:
-        return np.arange(int(seconds * rate)) / rate
+        return np.arange(int(seconds * rate * max(decay, 1.0))) / rate
     if drum == "kick":
         t = t_of(0.5)
-        freq = 48 + 110 * np.exp(-t / 0.03)
-        body = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / 0.05)
+        freq = pitch * (48 + 110 * np.exp(-t / 0.03))
+        body = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / (0.05 * decay))
         click = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.002) * 0.3
         sound = body + click
     elif drum == "snare":
         t = t_of(0.4)
-        tone = np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.04)
-        wires = _highpass(rng.standard_normal(len(t)), 1) * np.exp(-t / 0.045) * 0.5
+        tone = np.sin(2 * np.pi * 185 * pitch * t) * np.exp(-t / (0.04 * decay))
+        wires = _highpass(rng.standard_normal(len(t)), 1) * np.exp(-t / (0.045 * decay)) * 0.5
         stick = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.001) * 0.4
         sound = 0.7 * tone + wires + stick
     elif drum == "hihat":
         t = t_of(0.15)
-        sound = _highpass(rng.standard_normal(len(t)), 3) * np.exp(-t / 0.03) * 0.25
+        sound = _highpass(rng.standard_normal(len(t)), 3) * np.exp(-t / (0.03 * decay)) * 0.25
     elif drum in ("rack_tom", "floor_tom"):
         t = t_of(0.6)
-        f0 = 150 if drum == "rack_tom" else 95
+        f0 = pitch * (150 if drum == "rack_tom" else 95)
         freq = f0 * (1 + 0.3 * np.exp(-t / 0.05))
         stick = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.0015) * 0.25
-        sound = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / 0.12) + stick
+        sound = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / (0.12 * decay)) + stick
     elif drum == "crash":
         t = t_of(2.5)
-        sound = _highpass(rng.standard_normal(len(t)), 2) * np.exp(-t / 0.9) * 0.2
+        sound = _highpass(rng.standard_normal(len(t)), 2) * np.exp(-t / (0.9 * decay)) * 0.2
     else:
         raise ValueError(f"unknown drum {drum!r}")
     sound[:4] *= np.linspace(0.25, 1.0, 4)  # a sharp but not instantaneous attack
@@ -272,15 +277,54 @@ def synthesise(cfg: SynthConfig = SynthConfig()) -> SynthSession:
     grid = SessionGrid(tempo_map, rate, origin)
     strokes = _perform(cfg, grid, rng)
     length = grid.bbt2sample(1 + cfg.count_in_bars + cfg.bars) + round(cfg.tail_s * rate)
+    return render_strokes(cfg, tempo_map, origin, strokes, length)
 
+
+def _one_pole(x: np.ndarray, cutoff_hz: float, rate: int, highpass: bool) -> np.ndarray:
+    """A one-pole low- or high-pass filter (6 dB/octave), zero state at the start."""
+    import scipy.signal
+
+    a = math.exp(-2 * math.pi * cutoff_hz / rate)
+    low = scipy.signal.lfilter([1 - a], [1, -a], x)
+    return x - low if highpass else low
+
+
+def render_strokes(cfg: SynthConfig, tempo_map: TempoMap, origin: int, strokes: list[Stroke],
+                   length: int) -> SynthSession:
+    """Play ``strokes`` on the synthesised kit into every mic of ``cfg.mics``.
+
+    Parameters
+    ----------
+    cfg : SynthConfig
+        Mics, sample rate, seed (for the sounds and noise), kit variety and noise floor.
+    tempo_map : TempoMap
+    origin : int
+        Session sample of MIDI time 0.
+    strokes : list of Stroke
+        The truth: each stroke's attack start in its close mic (session samples).
+    length : int
+        Session length in samples.
+
+    Returns
+    -------
+    SynthSession
+        Audio per file name, peak-normalised per file to -6 dBFS.
+    """
+    rate = cfg.sample_rate_hz
     delays = {
         m.name: {d: round(_distance(m.position_m, pos) / SPEED_OF_SOUND_M_S * rate) for d, pos in DRUMS.items()}
         for m in cfg.mics
     }
     channels = {m.name: np.zeros(length) for m in cfg.mics}
     sound_rng = np.random.default_rng(cfg.seed + 1)
+    shape = {d: (1.0, 1.0) for d in DRUMS}
+    if cfg.kit_variety:
+        kit_rng = np.random.default_rng(cfg.seed + 3)
+        spread = 0.4 * cfg.kit_variety
+        shape = {d: (float(np.exp(kit_rng.uniform(-spread, spread))), float(np.exp(kit_rng.uniform(-spread, spread))))
+                 for d in DRUMS}
     for stroke in strokes:
-        sound = _drum_sound(stroke.drum, stroke.velocity, rate, sound_rng)
+        sound = _drum_sound(stroke.drum, stroke.velocity, rate, sound_rng, *shape[stroke.drum])
         close = _close_mic(stroke.drum, cfg.mics)
         emitted = stroke.sample - delays[close.name][stroke.drum]  # the truth is the attack in the close mic
         for mic in cfg.mics:
@@ -293,6 +337,11 @@ def synthesise(cfg: SynthConfig = SynthConfig()) -> SynthSession:
             at = max(at, 0)
             channels[mic.name][at:at + len(piece)] += gain * piece
     _room_reflections(channels, cfg, rate)
+    for mic in cfg.mics:
+        if mic.highpass_hz:
+            channels[mic.name] = _one_pole(channels[mic.name], mic.highpass_hz, rate, highpass=True)
+        if mic.lowpass_hz:
+            channels[mic.name] = _one_pole(channels[mic.name], mic.lowpass_hz, rate, highpass=False)
     noise_rng = np.random.default_rng(cfg.seed + 2)
     audio: dict[str, np.ndarray] = {}
     for file in dict.fromkeys(m.file for m in cfg.mics):
@@ -300,7 +349,7 @@ def synthesise(cfg: SynthConfig = SynthConfig()) -> SynthSession:
         data = np.stack([channels[m.name] for m in mics], axis=1)
         peak = np.max(np.abs(data))
         data *= (10 ** (-6 / 20)) / peak if peak > 0 else 1.0
-        data += noise_rng.normal(0.0, 10 ** (-80 / 20), data.shape)  # a noise floor at -80 dBFS RMS
+        data += noise_rng.normal(0.0, 10 ** (cfg.noise_db / 20), data.shape)
         audio[file] = data
     return SynthSession(cfg, tempo_map, origin, audio, strokes, delays)
 

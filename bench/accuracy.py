@@ -1,15 +1,20 @@
-"""Accuracy of nbd's aligner against a librosa onset-detection + nearest-line baseline, on sessions with known truth.
+"""Accuracy of nbd's aligners (classic, neural) against a librosa onset-detection + nearest-line baseline, on sessions
+with known truth.
 
-    python bench/accuracy.py [--quick]
+    python bench/accuracy.py [--quick] [--methods "nbd classic,nbd neural"] [--weights FILE]
 
-Sessions (fixed, so runs compare):
-- synthetic: the session synthesiser (10 mics, tempo change, flams, ghosts, 2-3 events per bar 30-45 % of a step off),
-  seeds 100-103;
-- real hits: MuldjordKit's 16-mic hits played with Groove MIDI Dataset timing (20 s of each take), when
-  ``../shared/realdata`` is present.
+Sessions (fixed, so runs compare; none of them is used in training):
+- synthetic: the session synthesiser's reference kit and groove (10 mics, tempo change, flams, ghosts, 2-3 events
+  per bar 30-45 % of a step off), seeds 100-103;
+- generated: random sessions of the training generator (:mod:`aligner.training_data`) from held-out seeds — random
+  kits, 2-16 mics, meters, swing, drummers, events 30-50 % and 50-70 % off toward empty lines;
+- real hits: MuldjordKit's 16-mic hits played with held-out Groove MIDI Dataset takes (20 s of each), when
+  ``../shared/realdata`` is present. The neural model never heard these hits nor these takes.
 
 Columns: detection F-measure per drum class at ±5 and ±25 ms (mir_eval; the baseline has no classes, so only its
-"all" column), share of true anchors within 1 ms of their line after conforming, strokes whose first 10 ms are played
+"all" column); line assignment: share of true strokes found within 25 ms whose event went to the stroke's true line,
+overall and for strokes 30-50 % and 50-70 % of a step off; share of true anchors within 1 ms of their line after
+conforming, strokes whose first 10 ms are played
 twice or not at all, and the largest change of any inter-mic offset at the anchors (cross-correlation of every mic
 against the anchor's mic, before and after, on the rendered stems).
 
@@ -21,7 +26,7 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +42,13 @@ from aligner.planner import make_plan  # noqa: E402
 from aligner.render import render_stems  # noqa: E402
 from aligner.roles import assign_roles  # noqa: E402
 from aligner.synth import DRUM_CLASS, SynthConfig, SynthSession, synthesise, truth_events, write_session  # noqa: E402
-from grid import SessionGrid  # noqa: E402
+from aligner.training_data import HELD_OUT_GMD_TAKES, TEST_SEED_BASE, random_session  # noqa: E402
+from grid import SessionGrid, grid_lines, line_samples  # noqa: E402
 from session_io import read_session  # noqa: E402
 from session_io.audio import SessionReader  # noqa: E402
 
 REALDATA = REPO.parent / "shared" / "realdata"
 CLASSES = ("kick", "snare", "tom", "hihat", "cymbal")
-GMD_TAKES = (
-    "drummer1/session1/1_funk_80_beat_4-4.mid",
-    "drummer7/session1/1_rock_86_beat_4-4.mid",
-    "drummer7/session1/17_hiphop_100_beat_4-4.mid",
-    "drummer8/session1/10_neworleans-funk_82_beat_4-4.mid",
-)
 
 
 @dataclass
@@ -57,6 +57,8 @@ class Scores:
 
     f5: dict = field(default_factory=lambda: {c: [] for c in CLASSES + ("all",)})
     f25: dict = field(default_factory=lambda: {c: [] for c in CLASSES + ("all",)})
+    lines_ok: dict = field(default_factory=lambda: {"all": 0, "30-50%": 0, "50-70%": 0})
+    lines: dict = field(default_factory=lambda: {"all": 0, "30-50%": 0, "50-70%": 0})
     anchors_ok: int = 0
     anchors: int = 0
     twice: int = 0
@@ -78,7 +80,7 @@ def f_measure(reference: list[int], estimated: list[int], rate: int, window_s: f
     return mir_eval.onset.f_measure(ref, est, window=window_s)[0]
 
 
-def librosa_hits(session) -> list[Hit]:
+def librosa_hits(session, grid, swing) -> list[Hit]:
     """The baseline: librosa's onset detector (with backtracking) on the sum of every mic."""
     import librosa
 
@@ -89,12 +91,22 @@ def librosa_hits(session) -> list[Hit]:
     return [Hit(int(p), "other", 0, 1.0, 1.0) for p in onsets]
 
 
-def classic_hits(session) -> list[Hit]:
+def classic_hits(session, grid, swing) -> list[Hit]:
     """nbd's classic detector."""
     return detect_hits(session)
 
 
-METHODS = {"nbd classic": classic_hits, "librosa + nearest line": librosa_hits}
+WEIGHTS = None  # --weights: evaluate another model file than the shipped one
+
+
+def neural_hits_(session, grid, swing) -> list[Hit]:
+    """nbd's neural detector (the shipped model, or --weights)."""
+    from aligner.neural import WEIGHTS as SHIPPED, neural_hits
+
+    return neural_hits(session, grid, "1/16", swing, weights=WEIGHTS or SHIPPED)
+
+
+METHODS = {"nbd classic": classic_hits, "nbd neural": neural_hits_, "librosa + nearest line": librosa_hits}
 
 
 def _lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
@@ -130,14 +142,37 @@ def offset_change(session, plan: EditPlan, stems: Path, anchors: list[int], rate
     return worst
 
 
-def evaluate(syn: SynthSession, folder: Path, method: str, scores: Scores) -> None:
+def line_assignment(syn: SynthSession, events, grid: SessionGrid, swing: float, scores: Scores) -> None:
+    """Count true strokes found within 25 ms whose event sits on their true line, by how far off they were played."""
+    rate = grid.sample_rate_hz
+    lines = line_samples(grid_lines(grid, -4 * rate, syn.strokes[-1].sample + 4 * rate if syn.strokes else 0,
+                                    "1/16", swing))
+    found = sorted((h.position, e.line.sample) for e in events for h in e.strokes)
+    positions = np.array([p for p, _ in found], dtype=np.int64)
+    window = round(0.025 * rate)
+    for st in syn.strokes:
+        if st.kind == "flam_grace" or not len(positions):
+            continue
+        k = int(np.argmin(np.abs(positions - st.sample)))
+        if abs(positions[k] - st.sample) > window:
+            continue
+        i = int(np.searchsorted(lines, st.line_sample))
+        step = float(lines[min(i + 1, len(lines) - 1)] - lines[max(i - 1, 0)]) / 2
+        off = abs(st.sample - st.line_sample) / step if step else 0.0
+        ok = found[k][1] == st.line_sample
+        for key in ["all"] + (["30-50%"] if 0.3 <= off < 0.5 else []) + (["50-70%"] if 0.5 <= off < 0.7 else []):
+            scores.lines[key] += 1
+            scores.lines_ok[key] += ok
+
+
+def evaluate(syn: SynthSession, folder: Path, method: str, scores: Scores, swing: float = 0.0) -> None:
     """Run one method on one session and add its figures to ``scores``."""
     session = assign_roles(read_session(folder))
     rate = session.sample_rate_hz
     grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
     started = time.monotonic()
-    hits = METHODS[method](session)
-    events = make_events(hits, grid, session.length_samples, AlignConfig().event_settings())
+    hits = METHODS[method](session, grid, swing)
+    events = make_events(hits, grid, session.length_samples, replace(AlignConfig().event_settings(), swing_pct=swing))
     with SessionReader(session) as reader:
         plan = make_plan(session, events, reader)
     scores.seconds += time.monotonic() - started
@@ -145,13 +180,14 @@ def evaluate(syn: SynthSession, folder: Path, method: str, scores: Scores) -> No
     for cls in CLASSES + ("all",):
         ref = [s.sample for s in syn.strokes if cls == "all" or DRUM_CLASS[s.drum] == cls]
         est = [h.position for h in hits if cls == "all" or h.drum == cls]
-        if method != "nbd classic" and cls != "all":
+        if not method.startswith("nbd") and cls != "all":
             continue
         for store, window in ((scores.f5, 0.005), (scores.f25, 0.025)):
             value = f_measure(ref, est, rate, window)
             if value is not None:
                 store[cls].append((value, len(ref)))
 
+    line_assignment(syn, events, grid, swing, scores)
     anchors = truth_events(syn.strokes)
     tolerance = round(0.001 * rate)
     for line, stroke in anchors.items():
@@ -177,41 +213,65 @@ def _mean(values: list[tuple[float, int]]) -> str:
     return f"{sum(v * n for v, n in values) / total:6.3f}"
 
 
-def sessions(quick: bool, tmp: Path):
-    """Yield (group, name, SynthSession, folder) for every benchmark session."""
+def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hits")):
+    """Yield (group, name, SynthSession, folder, swing) for every benchmark session of ``groups``."""
     seeds = (100, 101) if quick else (100, 101, 102, 103)
-    for seed in seeds:
+    for seed in seeds if "synthetic" in groups else ():
         syn = synthesise(SynthConfig(seed=seed, bars=8, far_off_per_bar=2))
-        yield "synthetic", f"seed {seed}", syn, write_session(syn, tmp / f"synth{seed}")
+        yield "synthetic", f"seed {seed}", syn, write_session(syn, tmp / f"synth{seed}"), 0.0
+    for k in range(3 if quick else 8) if "generated" in groups else ():
+        syn, swing = random_session(TEST_SEED_BASE + k)
+        yield "generated", f"seed {TEST_SEED_BASE + k}", syn, write_session(syn, tmp / f"gen{k}"), swing
     kit = REALDATA / "drums" / "muldjordkit"
+    if "real hits" not in groups:
+        return
     if not kit.exists():
         print(f"(real-hit sessions skipped: {kit} not present)")
         return
     from aligner.realkit import session_from_gmd
 
-    for take in GMD_TAKES[: 2 if quick else None]:
+    for take in HELD_OUT_GMD_TAKES[: 2 if quick else None]:
         syn = session_from_gmd(REALDATA / "midi" / "gmd" / take, kit, duration_s=20.0)
-        yield "real hits", take, syn, write_session(syn, tmp / Path(take).stem)
+        yield "real hits", take, syn, write_session(syn, tmp / Path(take).stem), 0.0
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Print the tables; returns the scores by (group, method)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two sessions per group")
+    parser.add_argument("--quick", action="store_true", help="fewer sessions per group")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, from: " + ", ".join(METHODS))
+    parser.add_argument("--weights", default=None, help="neural model file to evaluate instead of the shipped one")
+    parser.add_argument("--groups", default="synthetic,generated,real hits")
     args = parser.parse_args(argv)
+    global WEIGHTS
+    WEIGHTS = args.weights
+    methods = [m.strip() for m in args.methods.split(",")]
+    groups = {g.strip() for g in args.groups.split(",")}
     results: dict[tuple[str, str], Scores] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for group, name, syn, folder in sessions(args.quick, Path(tmp)):
-            for method in METHODS:
-                evaluate(syn, folder, method, results.setdefault((group, method), Scores()))
+        for group, name, syn, folder, swing in sessions(args.quick, Path(tmp), groups):
+            for method in methods:
+                evaluate(syn, folder, method, results.setdefault((group, method), Scores()), swing)
             print(f"  evaluated {group}: {name}", file=sys.stderr)
+    print_tables(results)
+    return results
 
+
+def print_tables(results: dict) -> None:
+    """Print the detection, line-assignment and conforming tables of :func:`main`'s results."""
     print("\nDetection F-measure (stroke-weighted over sessions)")
     head = "".join(f"{c:>8}" for c in CLASSES + ("all",))
     print(f"{'sessions':<11}{'method':<24}{'window':>7}{head}")
     for (group, method), s in results.items():
         for label, store in (("±5 ms", s.f5), ("±25 ms", s.f25)):
             print(f"{group:<11}{method:<24}{label:>7}" + "".join(f"{_mean(store[c]):>8}" for c in CLASSES + ("all",)))
+
+    print("\nLine assignment (true strokes found within 25 ms whose event is on their true line; strokes counted)")
+    print(f"{'sessions':<11}{'method':<24}" + "".join(f"{k:>16}" for k in ("all", "30-50% off", "50-70% off")))
+    for (group, method), s in results.items():
+        cells = [f"{s.lines_ok[k] / s.lines[k]:7.1%} of {s.lines[k]:<5}" if s.lines[k] else f"{'-':>16}"
+                 for k in ("all", "30-50%", "50-70%")]
+        print(f"{group:<11}{method:<24}" + "".join(f"{c:>16}" for c in cells))
 
     print("\nConforming (goals: anchors within 1 ms >= 95 % for classic; 0 played twice; 0 samples offset change)")
     print(f"{'sessions':<11}{'method':<24}{'anchors<=1ms':>13}{'played twice':>14}{'dropped':>9}"

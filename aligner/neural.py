@@ -1,0 +1,209 @@
+"""The neural detector: the shipped model hears all mics with the grid and reports strokes and their lines; a
+sample-exact refinement on the waveforms places each stroke, so one set of decisions serves every channel.
+
+1. :mod:`aligner.features` per mic and for the grid; the model (:mod:`aligner.model`) gives per 5 ms frame the
+   probability that a stroke of each drum class starts there, and whether it belongs to the line before, at or after
+   its nearest 16th line.
+2. A stroke is a frame whose probability is at least ``threshold`` and the highest within ±``peak_frames``.
+3. Its position is the first sample of its attack in the mic that owns its class (the earliest of the drum's close
+   mics; overheads for cymbals or where the drum has no close mic), found as the classic detector does: the frame
+   of the largest level rise near the model's frame in the 0.5 ms envelope, refined on the waveform.
+
+Inference runs on one thread in fixed windows with full context, so the same session gives the same strokes whatever
+the machine's thread count and however long the session is.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from aligner.detect import DetectorSettings, Hit, mic_envelopes, refine_attack
+from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
+from grid import SessionGrid
+from nbd_errors import NbdError
+from session_io.audio import SessionReader
+from session_io.session import Session
+
+__all__ = ["WEIGHTS", "NeuralSettings", "load_model", "predict", "neural_hits"]
+
+log = logging.getLogger("nbd")
+
+#: The shipped model (made by ``python -m aligner.train``; see the README's model card).
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "nbd-neural.safetensors"
+
+#: Which mic roles own each drum class, in order of preference.
+_OWNERS = {"kick": ("kick",), "snare": ("snare",), "tom": ("tom",), "hihat": ("hihat",),
+           "cymbal": ("ride", "crash")}
+
+
+@dataclass(frozen=True)
+class NeuralSettings:
+    """Decoding of the model's output (frames of 5 ms)."""
+
+    threshold: float = 0.5
+    peak_frames: int = 2  # a stroke is the highest frame within ±10 ms of its class
+    window_before_ms: float = 10.0  # where the refinement looks for the attack around the model's frame
+    window_after_ms: float = 8.0
+    context_frames: int = 1100  # more than the model's receptive field, so windows join seamlessly
+    window_frames: int = 8192
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str = str(WEIGHTS)):
+    """The model and its info from a weights file (cached per path).
+
+    Raises
+    ------
+    NbdError
+        The file is missing or not a weights file of this model.
+    """
+    from aligner.train import load_weights
+
+    try:
+        return load_weights(path)
+    except FileNotFoundError:
+        raise NbdError(f"neural model weights not found: {path} (re-make them with python -m aligner.train)") from None
+    except Exception as e:  # safetensors raises its own errors for damaged files
+        raise NbdError(f"cannot load neural model weights {path}: {e}") from None
+
+
+def predict(model, mics: np.ndarray, roles: np.ndarray, grid: np.ndarray,
+            settings: NeuralSettings = NeuralSettings()) -> tuple[np.ndarray, np.ndarray]:
+    """Run the model over a whole session in windows.
+
+    Parameters
+    ----------
+    mics : ndarray
+        (M, T, MIC_FEATURES) features.
+    roles : ndarray
+        (M, len(MODEL_ROLES)).
+    grid : ndarray
+        (T, GRID_FEATURES).
+
+    Returns
+    -------
+    (onsets, lines)
+        Probabilities: (len(CLASSES), T) per drum class, and (3, T) over :data:`aligner.model.LINE_SHIFTS`.
+    """
+    import torch
+
+    m, t, _ = mics.shape
+    ctx, win = settings.context_frames, settings.window_frames
+    onsets, lines = [], []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # float sums in one fixed order: the same result on every machine
+    try:
+        with torch.inference_mode():
+            roles_t = torch.from_numpy(np.ascontiguousarray(roles, dtype=np.float32))[None]
+            mask = torch.ones((1, m), dtype=torch.bool)
+            for start in range(0, t, win):
+                lo, hi = max(0, start - ctx), min(t, start + win + ctx)
+                x = torch.from_numpy(np.ascontiguousarray(mics[:, lo:hi], dtype=np.float32))[None]
+                g = torch.from_numpy(np.ascontiguousarray(grid[lo:hi], dtype=np.float32))[None]
+                o, li = model(x, roles_t, mask, g)
+                keep = slice(start - lo, start - lo + min(win, t - start))
+                onsets.append(torch.sigmoid(o[0, :, keep]).numpy())
+                lines.append(torch.softmax(li[0, :, keep], dim=0).numpy())
+    finally:
+        torch.set_num_threads(threads)
+    return np.concatenate(onsets, axis=1), np.concatenate(lines, axis=1)
+
+
+def _peaks(p: np.ndarray, threshold: float, radius: int) -> np.ndarray:
+    """Frames where ``p`` is at least ``threshold`` and the first maximum within ±``radius``."""
+    n = len(p)
+    padded = np.concatenate([np.full(radius, -1.0), p, np.full(radius, -1.0)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1)
+    is_peak = (p >= threshold) & (np.argmax(windows, axis=1) == radius)
+    return np.flatnonzero(is_peak[:n])
+
+
+def _owners(session: Session, drum: str) -> list[int]:
+    tracks = [i for i, t in enumerate(session.tracks) if t.role in _OWNERS[drum]]
+    return tracks or [i for i, t in enumerate(session.tracks) if t.role == "overhead"] or \
+        [i for i, t in enumerate(session.tracks) if t.role not in ("room", "other")] or list(range(len(session.tracks)))
+
+
+def _attack_frame(db: np.ndarray, lo: int, hi: int, hold: int) -> tuple[int, float]:
+    """Frame of the first near-largest level rise in ``db[lo:hi]`` over the ``hold`` frames before, and that rise."""
+    lo, hi = max(lo, hold + 2), min(hi, len(db) - 1)
+    if hi <= lo:
+        return lo, 0.0
+    frames = np.arange(lo, hi)
+    past = np.array([db[j - hold - 1:j - 1].max() for j in frames])
+    ahead = np.maximum(db[frames], db[frames + 1])
+    rise = ahead - past
+    best = float(rise.max())
+    return int(frames[np.flatnonzero(rise >= best - 3.0)[0]]), best
+
+
+def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swing_pct: float = 0.0,
+                settings: NeuralSettings = NeuralSettings(), weights: str | Path = WEIGHTS,
+                progress=None) -> list[Hit]:
+    """Find every stroke of a session with the neural model.
+
+    Parameters
+    ----------
+    session : Session
+        With roles assigned.
+    grid : SessionGrid
+    division, swing_pct : str, float
+        The grid events are conformed to. The model's line decisions (``Hit.line_shift``) are made on 16th lines;
+        on any other division each stroke goes to its nearest line.
+    progress : callable, optional
+        Called with frames read (two streaming passes: features, then envelopes).
+
+    Returns
+    -------
+    list of Hit
+        Sorted by position; ``line_shift`` is the model's choice of line relative to the nearest 16th line.
+    """
+    from aligner.model import CLASSES, LINE_SHIFTS
+
+    model, _info = load_model(str(weights))
+    rate = session.sample_rate_hz
+    hop = hop_samples(rate)
+    mics = session_features(session, progress)
+    roles = np.stack([role_vector(t.role) for t in session.tracks])
+    frames = mics.shape[1]
+    use_grid = model.config.use_grid
+    gfeat = grid_features(grid, frames, hop, swing_pct if division == "1/16" else 0.0) if use_grid else \
+        np.zeros((frames, GRID_FEATURES), dtype=np.float32)
+    onsets, lines = predict(model, mics, roles, gfeat, settings)
+
+    classic = DetectorSettings()
+    env_hop = max(1, round(classic.frame_ms / 1000 * rate))
+    envelopes = mic_envelopes(session, env_hop, progress)
+    env_db = [20 * np.log10(e + np.float32(1e-12)) for e in envelopes]
+    hold = max(2, round(classic.hold_ms / 1000 * rate / env_hop))
+    before = round(settings.window_before_ms / 1000 * rate / env_hop)
+    after = round(settings.window_after_ms / 1000 * rate / env_hop)
+    found: list[tuple[int, str, int, float, int]] = []
+    with SessionReader(session) as reader:
+        for c, drum in enumerate(CLASSES):
+            owners = _owners(session, drum)
+            for f in _peaks(onsets[c], settings.threshold, settings.peak_frames):
+                centre = round((f + 0.5) * hop / env_hop)
+                candidates = []
+                for ti in owners:
+                    frame, rise = _attack_frame(env_db[ti], centre - before, centre + after, hold)
+                    position, peak = refine_attack(reader, ti, frame * env_hop, rate, classic)
+                    candidates.append((position, ti, peak, rise))
+                # the earliest mic of the drum that clearly hears an attack owns the stroke
+                strong = [cand for cand in candidates if cand[3] >= 6.0]
+                best = min(strong) if strong else max(candidates, key=lambda cand: cand[3])
+                shift = LINE_SHIFTS[int(np.argmax(lines[:, f]))] if division == "1/16" else 0
+                found.append((best[0], drum, best[1], best[2], shift))
+    loudest: dict[int, float] = {}
+    for _, _, ti, peak, _ in found:
+        loudest[ti] = max(loudest.get(ti, 0.0), peak)
+    hits = [Hit(pos, drum, ti, round(peak / loudest[ti], 6) if loudest[ti] > 0 else 0.0, round(peak, 6), shift)
+            for pos, drum, ti, peak, shift in found]
+    if division != "1/16":
+        log.info("%s: the neural model chooses lines on 16ths only; on %s each stroke goes to its nearest line",
+                 session.name, division)
+    return sorted(hits, key=lambda h: (h.position, h.track))

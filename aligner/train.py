@@ -1,0 +1,221 @@
+"""Train the neural aligner on generated sessions and write its weights (safetensors, no pickle).
+
+    python -m aligner.train --out aligner/weights/nbd-neural.safetensors          # the shipped model
+    python -m aligner.train --out /tmp/tcn.safetensors --trunk transformer --no-grid --steps 500
+
+Everything follows from ``--seed``: the training sessions (seeds ``seed * 100000 + i``, below the benchmark's
+held-out seeds), the initial weights and the batches. Results are bit-identical for one seed on one machine and
+thread count; other thread counts may differ in the last bits of float sums.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aligner.model import CLASSES, AlignerNet, ModelConfig
+
+__all__ = ["TrainSettings", "build_dataset", "train", "save_weights", "load_weights", "main"]
+
+#: A stroke's frame is rare among frames: its loss counts this much more than an empty frame's.
+_ONSET_POS_WEIGHT = 4.0
+#: Strokes off toward another line are rare: their line loss counts this much more.
+_LINE_WEIGHTS = (6.0, 1.0, 6.0)
+
+
+class TrainSettings:
+    """Budget and optimiser settings (plain attributes; see :func:`main` for the command-line names)."""
+
+    def __init__(self, seed: int = 0, sessions: int = 320, steps: int = 3000, batch: int = 8, crop_frames: int = 2000,
+                 lr: float = 2e-3, workers: int = 2, minutes: float | None = None):
+        self.seed, self.sessions, self.steps, self.batch = seed, sessions, steps, batch
+        self.crop_frames, self.lr, self.workers, self.minutes = crop_frames, lr, workers, minutes
+
+
+def _example(seed: int):
+    from aligner.training_data import random_session, session_example
+
+    torch.set_num_threads(1)
+    syn, swing = random_session(seed)
+    return session_example(syn, swing)
+
+
+def build_dataset(seeds: list[int], workers: int = 2, log=print) -> list:
+    """Generate the sessions of ``seeds`` (in ``workers`` processes) and return their :class:`Example`s in order."""
+    started = time.monotonic()
+    if workers > 1:
+        with get_context("spawn").Pool(workers) as pool:
+            examples = pool.map(_example, seeds, chunksize=4)
+    else:
+        examples = [_example(s) for s in seeds]
+    frames = sum(e.mics.shape[1] for e in examples)
+    log(f"data: {len(examples)} sessions, {frames * 0.005 / 3600:.2f} h of audio, "
+        f"{sum(e.mics.nbytes for e in examples) / 1e6:.0f} MB of features, {time.monotonic() - started:.0f} s")
+    return examples
+
+
+def _batch(examples: list, picks: list[int], crop: int, rng: np.random.Generator):
+    """Stack random crops of the picked examples, padding mics (masked) and frames (targets ignored)."""
+    m = max(examples[i].mics.shape[0] for i in picks)
+    f = examples[picks[0]].mics.shape[2]
+    g = examples[picks[0]].grid.shape[1]
+    r = examples[picks[0]].roles.shape[1]
+    b = len(picks)
+    mics = np.zeros((b, m, crop, f), dtype=np.float32)
+    roles = np.zeros((b, m, r), dtype=np.float32)
+    mask = np.zeros((b, m), dtype=bool)
+    grid = np.zeros((b, crop, g), dtype=np.float32)
+    onsets = np.zeros((b, len(CLASSES), crop), dtype=np.float32)
+    lines = np.full((b, crop), -1, dtype=np.int64)
+    valid = np.zeros((b, crop), dtype=np.float32)
+    for k, i in enumerate(picks):
+        e = examples[i]
+        t = e.mics.shape[1]
+        start = int(rng.integers(0, max(1, t - crop + 1)))
+        n = min(crop, t - start)
+        order = rng.permutation(e.mics.shape[0])  # any mic order
+        mics[k, :len(order), :n] = e.mics[order, start:start + n]
+        roles[k, :len(order)] = e.roles[order]
+        mask[k, :len(order)] = True
+        grid[k, :n] = e.grid[start:start + n]
+        onsets[k, :, :n] = e.onsets[:, start:start + n]
+        lines[k, :n] = e.lines[start:start + n]
+        valid[k, :n] = 1.0
+    as_t = torch.from_numpy
+    return as_t(mics), as_t(roles), as_t(mask), as_t(grid), as_t(onsets), as_t(lines), as_t(valid)
+
+
+def _loss(model: AlignerNet, batch) -> tuple[torch.Tensor, float, float]:
+    mics, roles, mask, grid, onsets, lines, valid = batch
+    onset_logits, line_logits = model(mics, roles, mask, grid)
+    weight = (1.0 + (_ONSET_POS_WEIGHT - 1.0) * (onsets > 0)) * valid[:, None, :]
+    onset_loss = torch.nn.functional.binary_cross_entropy_with_logits(onset_logits, onsets, weight=weight,
+                                                                      reduction="sum") / weight.sum()
+    line_loss = torch.nn.functional.cross_entropy(line_logits, lines, weight=torch.tensor(_LINE_WEIGHTS),
+                                                  ignore_index=-1) if (lines >= 0).any() else onset_loss * 0
+    return onset_loss + 0.5 * line_loss, float(onset_loss.detach()), float(line_loss.detach())
+
+
+def train(config: ModelConfig, settings: TrainSettings, examples: list | None = None, log=print) -> AlignerNet:
+    """Train a model from ``settings.seed``.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    settings : TrainSettings
+    examples : list of Example, optional
+        Training data already built (the ablation shares one set between variants); built from the seed if None.
+
+    Returns
+    -------
+    AlignerNet
+        In eval mode.
+    """
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    if examples is None:
+        seeds = [settings.seed * 100_000 + i for i in range(settings.sessions)]
+        examples = build_dataset(seeds, settings.workers, log)
+    model = AlignerNet(config)
+    params = sum(p.numel() for p in model.parameters())
+    log(f"model: {config.trunk}, grid {'on' if config.use_grid else 'off'}, {params} parameters")
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
+    started = time.monotonic()
+    deadline = started + settings.minutes * 60 if settings.minutes else None
+    steps = settings.steps
+    model.train()
+    running = []
+    for step in range(steps):
+        progress = step / steps
+        if deadline is not None:
+            progress = max(progress, (time.monotonic() - started) / (deadline - started))
+            if progress >= 1.0:
+                log(f"time budget reached after {step} steps")
+                break
+        lr = settings.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        picks = [int(i) for i in rng.integers(0, len(examples), settings.batch)]
+        loss, onset_loss, line_loss = _loss(model, _batch(examples, picks, settings.crop_frames, rng))
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        running.append((onset_loss, line_loss))
+        if (step + 1) % 100 == 0:
+            o, li = np.mean(running, axis=0)
+            running = []
+            log(f"step {step + 1}: onset loss {o:.4f}, line loss {li:.4f}, lr {lr:.2e}, "
+                f"{time.monotonic() - started:.0f} s")
+    model.eval()
+    return model
+
+
+def save_weights(model: AlignerNet, path: str | Path, info: dict) -> Path:
+    """Write the weights and ``info`` (with the model's config) as safetensors; returns the path."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"config": json.dumps(model.config.to_json(), sort_keys=True), "info": json.dumps(info, sort_keys=True)}
+    tensors = {k: v.detach().contiguous() for k, v in sorted(model.state_dict().items())}
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def load_weights(path: str | Path) -> tuple[AlignerNet, dict]:
+    """Read a model written by :func:`save_weights`.
+
+    Returns
+    -------
+    (AlignerNet, dict)
+        The model in eval mode and the info stored with it.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    model = AlignerNet(ModelConfig(**json.loads(meta["config"])))
+    model.load_state_dict(load_file(str(path)))
+    model.eval()
+    return model, json.loads(meta.get("info", "{}"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The training command; returns the exit code."""
+    parser = argparse.ArgumentParser(description="Train nbd's neural aligner on generated sessions.")
+    parser.add_argument("--out", required=True, help="weights file to write (.safetensors)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sessions", type=int, default=320, help="generated training sessions of about 20 s")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--minutes", type=float, default=None, help="stop the optimisation after this long")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="processes generating the sessions")
+    parser.add_argument("--trunk", choices=("tcn", "transformer"), default="tcn")
+    parser.add_argument("--no-grid", action="store_true", help="hide the grid from the model (ablation)")
+    parser.add_argument("--channels", type=int, default=48)
+    parser.add_argument("--layers", type=int, default=None)
+    args = parser.parse_args(argv)
+    layers = args.layers or (10 if args.trunk == "tcn" else 3)
+    config = ModelConfig(channels=args.channels, trunk=args.trunk, layers=layers, use_grid=not args.no_grid)
+    settings = TrainSettings(args.seed, args.sessions, args.steps, args.batch, workers=args.workers,
+                             minutes=args.minutes)
+    started = time.monotonic()
+    model = train(config, settings, log=lambda m: print(m, file=sys.stderr, flush=True))
+    info = {"seed": args.seed, "sessions": args.sessions, "steps": args.steps, "batch": args.batch,
+            "train_minutes": round((time.monotonic() - started) / 60, 1), "torch": torch.__version__,
+            "command": "python -m aligner.train " + " ".join(argv if argv is not None else sys.argv[1:])}
+    print(save_weights(model, args.out, info))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The neural aligner: what it hears (features, grid), the network's contract, the shipped weights file, and what the
+shipped model does on sessions it never heard in training."""
+import json
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from aligner import features
+from aligner.config import AlignConfig
+from aligner.detect import Hit
+from aligner.events import EventSettings, make_events
+from aligner.features import band_features, grid_features, hop_samples, session_features
+from aligner.model import CLASSES, AlignerNet, ModelConfig
+from aligner.neural import WEIGHTS, NeuralSettings, load_model, neural_hits, predict
+from aligner.pipeline import align
+from aligner.roles import assign_roles
+from aligner.synth import SynthConfig, synthesise, truth_events, write_session
+from aligner.training_data import TEST_SEED_BASE, random_session, targets
+from grid import SessionGrid, TempoMap, grid_lines, line_samples
+from session_io import read_session
+
+
+def test_a_click_shows_as_a_rise_in_its_own_frame():
+    rate = 48000
+    hop = hop_samples(rate)
+    x = np.zeros((rate, 1), dtype=np.float32)
+    at = 100 * hop + 37
+    x[at:at + 200, 0] = np.random.default_rng(0).standard_normal(200)
+    f = band_features(x, rate)
+    assert f.shape == (-(-rate // hop), features.MIC_FEATURES)
+    rise = f[:, features.N_BANDS:].sum(axis=1)
+    # the 21 ms window reaches the click up to two frames early; the model learns where the attack really is
+    assert at // hop - 2 <= int(np.argmax(rise)) <= at // hop
+    assert f[:, :features.N_BANDS].max() == 0.0  # levels are relative to the mic's loudest band-frame
+
+
+def test_streamed_session_features_equal_in_memory_features(tmp_path, monkeypatch):
+    syn = synthesise(SynthConfig(seed=3, bars=2, sample_rate_hz=44100))
+    folder = write_session(syn, tmp_path / "s")
+    session = assign_roles(read_session(folder))
+    monkeypatch.setattr(features, "_BLOCK_FRAMES", 333)  # many blocks, joins everywhere
+    streamed = session_features(session)
+    for ti, track in enumerate(session.tracks):
+        data, _ = __import__("soundfile").read(str(session.sources[track.source_index].path), dtype="float32",
+                                               always_2d=True)
+        whole = band_features(data[:, list(track.channel_indices)], 44100)
+        np.testing.assert_allclose(streamed[ti], whole, atol=1e-5)
+
+
+def test_grid_features_are_a_metronome():
+    tm = TempoMap.from_changes([(0, 500000)], [(0, 3, 4)])
+    grid = SessionGrid(tm, 48000, 0)
+    hop = hop_samples(48000)
+    g = grid_features(grid, 2000, hop)
+    lines = grid_lines(grid, 0, 2000 * hop, "1/16")
+    for line in lines[:40]:
+        f = line.sample // hop
+        step_phase = np.arctan2(g[f, 0], g[f, 1]) / (2 * np.pi) % 1.0
+        assert step_phase < 0.25 or step_phase > 0.95  # the frame's centre sits just after its line
+        if line.index_in_bar == 0:
+            bar_phase = np.arctan2(g[f, 4], g[f, 5]) / (2 * np.pi) % 1.0
+            assert bar_phase < 0.03 or bar_phase > 0.97
+    assert np.allclose(g[:, 6], np.log2(0.125 / 0.125))  # a 16th at 120 BPM is 125 ms
+
+
+def test_targets_mark_each_stroke_frame_and_its_line_choice():
+    syn, swing = random_session(TEST_SEED_BASE + 5)
+    rate = syn.config.sample_rate_hz
+    hop = hop_samples(rate)
+    grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
+    frames = -(-max(len(a) for a in syn.audio.values()) // hop)
+    onsets, lines = targets(syn.strokes, grid, frames, hop, swing)
+    lines_s = line_samples(grid_lines(grid, -4 * rate, frames * hop, "1/16", swing))
+    for st in syn.strokes:
+        assert onsets[:, st.sample // hop].max() == 1.0
+        nearest = lines_s[np.argmin(np.abs(lines_s - st.sample))]
+        if nearest != st.line_sample and abs(np.searchsorted(lines_s, st.line_sample)
+                                             - np.searchsorted(lines_s, nearest)) == 1:
+            assert lines[st.sample // hop] in (0, 2)
+
+
+def test_far_off_events_lean_toward_lines_the_groove_leaves_empty():
+    very_far = 0
+    for seed in range(TEST_SEED_BASE + 10, TEST_SEED_BASE + 16):
+        syn, swing = random_session(seed, gmd_share=0.0)
+        rate = syn.config.sample_rate_hz
+        grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
+        lines_s = line_samples(grid_lines(grid, 0, max(len(a) for a in syn.audio.values()), "1/16", swing))
+        used = {st.line_sample for st in syn.strokes}
+        for st in syn.strokes:
+            nearest = lines_s[np.argmin(np.abs(lines_s - st.sample))]
+            if st.kind != "flam_grace" and nearest != st.line_sample:
+                assert nearest not in used  # nearer a line nobody plays: the nearest line is the wrong one
+                very_far += 1
+    assert very_far > 5
+
+
+def test_the_model_hears_any_number_of_mics_in_any_order():
+    torch.manual_seed(0)
+    model = AlignerNet(ModelConfig(channels=16, mic_channels=8, layers=3)).eval()
+    mics = torch.randn(1, 4, 300, features.MIC_FEATURES)
+    roles = torch.eye(len(features.MODEL_ROLES))[[0, 1, 6, 7]][None]
+    grid = torch.randn(1, 300, features.GRID_FEATURES)
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    with torch.no_grad():
+        o, li = model(mics, roles, mask, grid)
+        order = [2, 0, 3, 1]
+        o2, l2 = model(mics[:, order], roles[:, order], mask, grid)
+        padded = torch.cat([mics, torch.randn(1, 2, 300, features.MIC_FEATURES)], dim=1)
+        o3, _ = model(padded, torch.cat([roles, roles[:, :2]], dim=1),
+                      torch.tensor([[True] * 4 + [False] * 2]), grid)
+    assert o.shape == (1, len(CLASSES), 300) and li.shape == (1, 3, 300)
+    torch.testing.assert_close(o, o2, atol=1e-5, rtol=0)
+    torch.testing.assert_close(l2, li, atol=1e-5, rtol=0)
+    torch.testing.assert_close(o3, o, atol=1e-5, rtol=0)  # a padding mic changes nothing
+
+
+def test_shipped_weights_are_small_safetensors_without_pickle():
+    data = WEIGHTS.read_bytes()
+    assert len(data) < 3_000_000
+    header_len = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + header_len])
+    assert set(header["__metadata__"]) >= {"config", "info"}
+    assert all(v["dtype"] == "F32" for k, v in header.items() if k != "__metadata__")
+    assert b"\x80\x04" not in data[:8 + header_len]  # no pickle protocol marker in the header
+    model, info = load_model(str(WEIGHTS))
+    assert "python -m aligner.train" in info["command"]
+    assert sum(p.numel() for p in model.parameters()) < 500_000
+
+
+def test_windowed_inference_equals_one_pass_and_ignores_thread_count():
+    model, _ = load_model(str(WEIGHTS))
+    rng = np.random.default_rng(0)
+    t = 3000
+    mics = (rng.standard_normal((3, t, features.MIC_FEATURES)) * 0.3).astype(np.float32)
+    roles = np.stack([features.role_vector(r) for r in ("kick", "snare", "overhead")])
+    grid = rng.standard_normal((t, features.GRID_FEATURES)).astype(np.float32)
+    whole = predict(model, mics, roles, grid, NeuralSettings(window_frames=t))
+    windowed = predict(model, mics, roles, grid, NeuralSettings(window_frames=700))
+    np.testing.assert_allclose(windowed[0], whole[0], atol=1e-5)
+    np.testing.assert_allclose(windowed[1], whole[1], atol=1e-5)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = predict(model, mics, roles, grid)
+        torch.set_num_threads(1)
+        one = predict(model, mics, roles, grid)
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(two[0], one[0]) and np.array_equal(two[1], one[1])
+
+
+def test_a_line_shift_moves_a_stroke_to_the_neighbouring_line():
+    tm = TempoMap.from_changes([(0, 500000)], [(0, 4, 4)])
+    grid = SessionGrid(tm, 48000, 0)
+    step = 6000  # a 16th at 120 BPM
+    played = 4 * step + round(0.6 * step)  # 60 % late from the 8th at 4 steps: nearest is the empty 16th at 5
+    hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(played, "hihat", 1, 1.0, 0.5, line_shift=-1),
+            Hit(8 * step, "snare", 2, 1.0, 0.5)]
+    events = make_events(hits, grid, 48000 * 4, EventSettings())
+    assert [e.line.sample for e in events] == [0, 4 * step, 8 * step]
+    hits[1] = Hit(played, "hihat", 1, 1.0, 0.5)  # the classic detector's choice: the nearest line
+    assert [e.line.sample for e in make_events(hits, grid, 48000 * 4, EventSettings())] == [0, 5 * step, 8 * step]
+
+
+@pytest.fixture(scope="module")
+def neural_aligned(tmp_path_factory):
+    """The shipped model on the synthesiser's reference session (its kit and groove are not in the training set)."""
+    syn = synthesise(SynthConfig(seed=101, bars=8, far_off_per_bar=2))
+    folder = write_session(syn, tmp_path_factory.mktemp("n") / "session")
+    session = assign_roles(read_session(folder))
+    grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+    plan, events = align(session, grid, AlignConfig(detector="neural"))
+    return syn, session, grid, plan, events
+
+
+def test_neural_anchors_land_on_their_lines_and_no_stroke_plays_twice(neural_aligned):
+    syn, _, _, plan, events = neural_aligned
+    anchors = truth_events(syn.strokes)
+    within = [abs((plan.map_source_to_dest(a.sample) or -10**9) - line) <= 48 for line, a in anchors.items()]
+    assert np.mean(within) >= 0.95, f"{sum(within)} of {len(within)}"
+    for st in syn.strokes:
+        assert {plan.times_played(p) for p in range(st.sample, st.sample + 480, 16)} == {1}, st
+    for e in events:
+        if e.conform and not e.flags:
+            assert plan.map_source_to_dest(e.anchor.position) == e.target
+
+
+def test_neural_strokes_sit_on_the_sample_of_their_attack(neural_aligned):
+    syn, session, grid, _, events = neural_aligned
+    found = np.array(sorted(h.position for e in events for h in e.strokes))
+    exact = [np.min(np.abs(found - st.sample)) <= 24 for st in syn.strokes if st.kind == "normal"]
+    assert np.mean(exact) >= 0.97, f"{sum(exact)} of {len(exact)} within 0.5 ms"
+
+
+def test_neural_detection_is_deterministic(neural_aligned):
+    syn, session, grid, _, _ = neural_aligned
+    before = torch.get_num_threads()
+    a = neural_hits(session, grid)
+    torch.set_num_threads(1)
+    try:
+        b = neural_hits(session, grid)
+    finally:
+        torch.set_num_threads(before)
+    assert a == b
