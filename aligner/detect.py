@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aligner.loudness import LoudnessMeter
 from aligner.roles import CLOSE_ROLES
 from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
@@ -79,11 +80,13 @@ class DetectorSettings:
     overhead_min_strength: float = 0.15
 
 
-def mic_envelopes(session: Session, hop: int, progress=None) -> list[np.ndarray]:
+def mic_envelopes(session: Session, hop: int, progress=None,
+                  loudness: dict[str, float | None] | None = None) -> list[np.ndarray]:
     """Peak magnitude of the first difference per ``hop``-sample frame of every mic (max over its channels).
 
     Streams each source once (sources in parallel); returns one float32 array per track (8 KB per second of audio
-    at 0.5 ms frames).
+    at 0.5 ms frames). When ``loudness`` is given, each input file's integrated loudness (LUFS, for the report) is
+    measured on the same reads and stored in it by file name.
     """
     block = (BLOCK_FRAMES // hop) * hop
     progress = locked(progress)
@@ -92,10 +95,15 @@ def mic_envelopes(session: Session, hop: int, progress=None) -> list[np.ndarray]
         tracks = [(ti, t) for ti, t in enumerate(session.tracks) if t.source_index == si]
         parts: dict[int, list[np.ndarray]] = {ti: [] for ti, _ in tracks}
         previous: dict[int, np.ndarray] = {}
-        with SourceReader(session.sources[si], np.float32) as reader:
+        source = session.sources[si]
+        meter = LoudnessMeter(session.sample_rate_hz, source.channels, source.frames) if loudness is not None else None
+        with SourceReader(source, np.float32) as reader:
             for start in range(0, session.length_samples, block):
                 stop = min(start + block, session.length_samples)
                 data = reader.read(start, stop)
+                if meter is not None:  # the file's own samples, without the timeline's padding
+                    meter.add(data[max(source.offset_samples - start, 0):
+                                   max(min(source.end_samples - start, stop - start), 0)])
                 pad = (-len(data)) % hop
                 if pad:
                     data = np.concatenate([data, np.zeros((pad, data.shape[1]), dtype=data.dtype)])
@@ -108,6 +116,8 @@ def mic_envelopes(session: Session, hop: int, progress=None) -> list[np.ndarray]
                     parts[ti].append(magnitude.reshape(-1, hop).max(axis=1))
                 if progress is not None:
                     progress(stop - start)
+        if meter is not None:
+            loudness[source.path.name] = meter.value()
         return {ti: np.concatenate(p) for ti, p in parts.items()}
 
     envelopes: dict[int, np.ndarray] = {}
@@ -233,7 +243,8 @@ def _merge_same_drum(onsets: list[_Onset], window: int) -> list[_Onset]:
     return sorted(merged, key=lambda o: o.position)
 
 
-def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(), progress=None) -> list[Hit]:
+def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(), progress=None,
+                loudness: dict[str, float | None] | None = None) -> list[Hit]:
     """Find every stroke of a session, looking at all mics together.
 
     Parameters
@@ -243,6 +254,8 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
     settings : DetectorSettings
     progress : callable, optional
         Called with frames read during the streaming pass.
+    loudness : dict, optional
+        Filled with each input file's integrated loudness (LUFS) measured in the streaming pass.
 
     Returns
     -------
@@ -251,7 +264,7 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
     """
     rate = session.sample_rate_hz
     hop = max(1, round(settings.frame_ms / 1000 * rate))
-    envelopes = mic_envelopes(session, hop, progress)
+    envelopes = mic_envelopes(session, hop, progress, loudness)
     ms = lambda v: round(v / 1000 * rate)  # noqa: E731
     close: list[_Onset] = []
     distant: list[_Onset] = []

@@ -143,7 +143,7 @@ def _attack_frame(db: np.ndarray, lo: int, hi: int, hold: int) -> tuple[int, flo
 
 def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swing_pct: float = 0.0,
                 settings: NeuralSettings = NeuralSettings(), weights: str | Path = WEIGHTS,
-                progress=None) -> list[Hit]:
+                progress=None, loudness: dict[str, float | None] | None = None) -> list[Hit]:
     """Find every stroke of a session with the neural model.
 
     Parameters
@@ -156,6 +156,8 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
         on any other division each stroke goes to its nearest line.
     progress : callable, optional
         Called with frames read (two streaming passes: features, then envelopes).
+    loudness : dict, optional
+        Filled with each input file's integrated loudness (LUFS), measured in the envelope pass.
 
     Returns
     -------
@@ -177,7 +179,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
 
     classic = DetectorSettings()
     env_hop = max(1, round(classic.frame_ms / 1000 * rate))
-    envelopes = mic_envelopes(session, env_hop, progress)
+    envelopes = mic_envelopes(session, env_hop, progress, loudness)
     env_db = [20 * np.log10(e + np.float32(1e-12)) for e in envelopes]
     hold = max(2, round(classic.hold_ms / 1000 * rate / env_hop))
     before = round(settings.window_before_ms / 1000 * rate / env_hop)

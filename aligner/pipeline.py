@@ -109,8 +109,8 @@ def make_placeholder_plan(session: Session, plan_path: Path | None) -> EditPlan:
     return plan
 
 
-def align(session: Session, grid: SessionGrid, config: AlignConfig,
-          progress: ProgressFactory | None = None) -> tuple[EditPlan, list[Event]]:
+def align(session: Session, grid: SessionGrid, config: AlignConfig, progress: ProgressFactory | None = None,
+          loudness: dict[str, float | None] | None = None) -> tuple[EditPlan, list[Event]]:
     """Detect hits on all mics (``config.detector``: classic or neural), group them into events and plan the edit.
 
     Parameters
@@ -120,6 +120,8 @@ def align(session: Session, grid: SessionGrid, config: AlignConfig,
     grid : SessionGrid
     config : AlignConfig
     progress : ProgressFactory, optional
+    loudness : dict, optional
+        Filled with each input file's integrated loudness (LUFS), measured while detecting.
 
     Returns
     -------
@@ -131,8 +133,9 @@ def align(session: Session, grid: SessionGrid, config: AlignConfig,
 
     def detect(advance=None):
         if config.detector == "neural":
-            return neural_hits(session, grid, settings.division, settings.swing_pct, progress=advance)
-        return detect_hits(session, progress=advance)
+            return neural_hits(session, grid, settings.division, settings.swing_pct, progress=advance,
+                               loudness=loudness)
+        return detect_hits(session, progress=advance, loudness=loudness)
 
     if progress is not None:
         passes = 2 if config.detector == "neural" else 1
@@ -272,12 +275,13 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
     except ValueError as e:
         raise NbdError(f"{e}", path) from None
     events: list[Event] = []
+    input_loudness: dict[str, float | None] = {}  # measured while detecting; the report's "before" column
     if plan_path is not None or config.detector == "none":
         plan = make_placeholder_plan(session, plan_path)
         result.plan_source = str(plan_path) if plan_path is not None else "identity"
         result.events_moved = sum(1 for s in plan.segments if s.shift_samples != 0)
     else:
-        plan, events = align(session, grid, config, progress)
+        plan, events = align(session, grid, config, progress, input_loudness)
         result.plan_source = config.detector
         result.events = len(events)
         result.events_moved = sum(1 for e in events if e.shift != 0)
@@ -297,14 +301,15 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
         with OutputSet(out_dir) as outputs:
             if progress is not None:
                 with progress(f"{result.name}: rendering", total) as advance:
-                    report = render_stems(session, plan, outputs.partial / "stems", advance)
+                    report = render_stems(session, plan, outputs.partial / "stems", advance, measure_loudness=True)
             else:
-                report = render_stems(session, plan, outputs.partial / "stems")
+                report = render_stems(session, plan, outputs.partial / "stems", measure_loudness=True)
             result.clipped_samples = {k: v for k, v in report.clipped_samples.items() if v}
             if events:
                 write_hits_midi(outputs.partial / "hits.mid", session, grid, plan, events)
             result.edls = [p.name for p in write_edit_edls(outputs.partial / "edl", session, plan, config.fps)]
-            loudness = stem_loudness(session, outputs.partial / "stems", PART_SUFFIX)
+            loudness = stem_loudness(session, outputs.partial / "stems", PART_SUFFIX, input_loudness,
+                                     report.loudness_lufs)
             result.loudness_flags = [f"{row.name}: {row.change_lu:+.2f} LU" for row in loudness
                                      if row.change_lu is not None and abs(row.change_lu) > LOUDNESS_FLAG_LU]
             write_report(outputs.partial / "report.html", session, grid, plan, events, doubtful_rows, loudness,

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from aligner.loudness import LoudnessMeter
 from aligner.plan import EditPlan, fade_gains
 from aligner.threads import locked, map_in_threads
 from nbd_errors import PlanValidationError
@@ -72,10 +73,12 @@ def _span_reader(reader: SourceReader, jobs, segments, block_frames: int):
 
 @dataclass
 class RenderReport:
-    """What rendering did: clipped samples per stem file name (PCM only), frames written per stem."""
+    """What rendering did: clipped samples per stem file name (PCM only), frames written per stem, and each stem's
+    integrated loudness in LUFS when it was measured (None: silent or too short)."""
 
     clipped_samples: dict[str, int] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)
+    loudness_lufs: dict[str, float | None] = field(default_factory=dict)
 
 
 def render_source(
@@ -153,6 +156,7 @@ def render_stems(
     stems_dir: Path,
     progress: Callable[[int], None] | None = None,
     block_frames: int = BLOCK_FRAMES,
+    measure_loudness: bool = False,
 ) -> RenderReport:
     """Render every source of a session through one plan into ``stems_dir``.
 
@@ -166,6 +170,8 @@ def render_stems(
     progress : callable, optional
         Called with the number of frames (summed over sources) just written.
     block_frames : int
+    measure_loudness : bool
+        Measure each stem's integrated loudness from the blocks as they are written (no second read).
 
     Returns
     -------
@@ -180,18 +186,25 @@ def render_stems(
     progress = locked(progress)
     edit_id = hashlib.sha256(json.dumps(plan.to_json(), sort_keys=True).encode()).digest()
 
-    def render_one(index: int) -> tuple[int, int]:
+    def render_one(index: int) -> tuple[int, int, float | None]:
         source = session.sources[index]
         clipped = [0]
+        meter = LoudnessMeter(session.sample_rate_hz, source.channels, source.frames) if measure_loudness else None
+        full_scale = float(1 << 31) if sample_domain(source.subtype)[1] is not None else 1.0  # PCM: left-justified
         with SourceReader(source) as reader, StemWriter(stems_dir, source, edit_id) as writer:
             for block in render_source(session, plan, index, reader, block_frames, clipped):
                 writer.write(block)
+                if meter is not None:
+                    meter.add(block / full_scale)
                 if progress is not None:
                     progress(len(block))
-        return clipped[0], writer.frames_written
+        return clipped[0], writer.frames_written, meter.value() if meter is not None else None
 
     report = RenderReport()
-    for source, (clipped, frames) in zip(session.sources, map_in_threads(render_one, range(len(session.sources)))):
+    results = map_in_threads(render_one, range(len(session.sources)))
+    for source, (clipped, frames, lufs) in zip(session.sources, results):
         report.clipped_samples[source.path.name] = clipped
         report.frames[source.path.name] = frames
+        if measure_loudness:
+            report.loudness_lufs[source.path.name] = lufs
     return report

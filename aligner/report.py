@@ -16,14 +16,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from aligner.events import Event
+from aligner.loudness import integrated_loudness
 from aligner.plan import EditPlan
 from grid import SessionGrid
 from session_io.session import Session
 
-__all__ = ["LoudnessRow", "integrated_loudness", "stem_loudness", "write_report", "write_index"]
+__all__ = ["LoudnessRow", "stem_loudness", "write_report", "write_index"]
 
 LOUDNESS_FLAG_LU = 0.5
 _COLOURS = {"kick": "#d62728", "snare": "#1f77b4", "tom": "#9467bd", "hihat": "#2ca02c", "ride": "#8c564b",
@@ -47,65 +47,18 @@ class LoudnessRow:
         return self.after_lufs - self.before_lufs
 
 
-def integrated_loudness(path: Path, block_frames: int = 1 << 16) -> float | None:
-    """Integrated loudness of a file in LUFS (ITU-R BS.1770-4, as pyloudnorm computes it), streamed block by block so
-    memory does not grow with the file's length; None for silence or files shorter than one 400 ms gating block.
-
-    The K-weighting filters are pyloudnorm's, run with carried filter state; mean squares are summed per 100 ms step
-    and the 400 ms gating blocks (75 % overlap) are built from four steps.
-    """
-    import pyloudnorm
-    import soundfile as sf
-    from scipy.signal import lfilter
-
-    info = sf.info(str(path))
-    rate, channels, frames = info.samplerate, info.channels, info.frames
-    if frames < int(0.4 * rate):
-        return None
-    stages = list(pyloudnorm.Meter(rate)._filters.values())
-    states = [[np.zeros(max(len(st.a), len(st.b)) - 1) for st in stages] for _ in range(channels)]
-    edges = [int(0.1 * k * rate) for k in range(int(frames / (0.1 * rate)) + 2)]
-    edge_array = np.array(edges, dtype=np.int64)
-    steps = np.zeros((channels, len(edges) - 1))
-    done = 0
-    for block in sf.blocks(str(path), blocksize=block_frames, dtype="float64", always_2d=True):
-        weighted = np.empty_like(block)
-        for ch in range(channels):
-            y = block[:, ch]
-            for k, st in enumerate(stages):
-                y, states[ch][k] = lfilter(st.b, st.a, y, zi=states[ch][k])
-                y = y * st.passband_gain
-            weighted[:, ch] = y
-        energy = np.concatenate([np.zeros((1, channels)), np.cumsum(weighted ** 2, axis=0)])
-        lo, hi = done, done + len(block)
-        first = max(int(np.searchsorted(edge_array, lo, side="right")) - 1, 0)
-        last = min(int(np.searchsorted(edge_array, hi, side="left")), len(edges) - 1)
-        bounds = np.clip(edge_array[first:last + 1], lo, hi) - lo  # the 100 ms steps this block touches
-        steps[:, first:last] += (energy[bounds[1:]] - energy[bounds[:-1]]).T
-        done = hi
-    blocks = int(round((frames / rate - 0.4) / 0.1)) + 1
-    z = np.stack([steps[:, j:j + 4].sum(axis=1) for j in range(blocks)], axis=1) / (0.4 * rate)
-    gains = np.array([1.0, 1.0, 1.0, 1.41, 1.41] + [1.0] * max(0, channels - 5))[:channels, None]
-    with np.errstate(divide="ignore"):
-        block_loudness = -0.691 + 10 * np.log10((gains * z).sum(axis=0))
-        gated = block_loudness >= -70.0
-        if not gated.any():
-            return None
-        relative = -0.691 + 10 * np.log10((gains[:, 0] * z[:, gated].mean(axis=1)).sum()) - 10.0
-        gated &= block_loudness > relative
-        if not gated.any():
-            return None
-        value = -0.691 + 10 * np.log10((gains[:, 0] * z[:, gated].mean(axis=1)).sum())
-    return round(float(value), 2) if np.isfinite(value) else None
-
-
-def stem_loudness(session: Session, stems_dir: Path, suffix: str = "") -> list[LoudnessRow]:
-    """Loudness of every input file and of its stem (``stems_dir/<name><suffix>``)."""
+def stem_loudness(session: Session, stems_dir: Path, suffix: str = "", before: dict[str, float | None] | None = None,
+                  after: dict[str, float | None] | None = None) -> list[LoudnessRow]:
+    """Loudness of every input file and of its stem (``stems_dir/<name><suffix>``), by file name; values already
+    measured in other passes (``before``, ``after``: LUFS by file name) are taken as they are."""
     from aligner.threads import map_in_threads
 
+    before, after = before or {}, after or {}
+
     def one(source) -> LoudnessRow:
-        return LoudnessRow(source.path.name, integrated_loudness(source.path),
-                           integrated_loudness(stems_dir / (source.path.name + suffix)))
+        name = source.path.name
+        return LoudnessRow(name, before[name] if name in before else integrated_loudness(source.path),
+                           after[name] if name in after else integrated_loudness(stems_dir / (name + suffix)))
 
     return map_in_threads(one, session.sources)
 
@@ -134,17 +87,18 @@ def _timing_plot(events: list[Event], plan: EditPlan, grid: SessionGrid) -> str:
     drums = sorted({h.drum for e in events for h in e.strokes})
     fig, axes = plt.subplots(len(drums) or 1, 1, figsize=(11, 1.6 + 1.3 * max(1, len(drums))), sharex=True,
                              squeeze=False)
+    points: dict[str, tuple[list, list, list]] = {drum: ([], [], []) for drum in drums}
+    for e in events:  # one pass: a bar position costs exact-fraction arithmetic
+        x = _bar_position(grid, e.line.quarters)
+        for h in e.strokes:
+            dest = plan.map_source_to_dest(h.position)
+            dest = h.position + e.shift if dest is None else dest
+            xs, before, after = points[h.drum]
+            xs.append(x)
+            before.append((h.position - e.line.sample) / rate * 1000)
+            after.append((dest - e.line.sample) / rate * 1000)
     for ax, drum in zip(axes[:, 0], drums or ["other"]):
-        xs, before, after = [], [], []
-        for e in events:
-            for h in e.strokes:
-                if h.drum != drum:
-                    continue
-                dest = plan.map_source_to_dest(h.position)
-                dest = h.position + e.shift if dest is None else dest
-                xs.append(_bar_position(grid, e.line.quarters))
-                before.append((h.position - e.line.sample) / rate * 1000)
-                after.append((dest - e.line.sample) / rate * 1000)
+        xs, before, after = points.get(drum, ([], [], []))
         ax.axhline(0, color="black", lw=0.8)
         ax.scatter(xs, before, s=9, color="#bbbbbb", label="before")
         ax.scatter(xs, after, s=9, color=_COLOURS.get(drum, "#333333"), label="after")

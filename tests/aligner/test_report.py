@@ -46,7 +46,7 @@ def test_streamed_loudness_matches_pyloudnorm(tmp_path):
     import pyloudnorm
     import soundfile as sf
 
-    from aligner.report import integrated_loudness
+    from aligner.loudness import integrated_loudness
 
     rng = np.random.default_rng(3)
     t = np.arange(int(7.3 * 44100)) / 44100
@@ -58,3 +58,26 @@ def test_streamed_loudness_matches_pyloudnorm(tmp_path):
     assert abs(integrated_loudness(tmp_path / "a.wav", block_frames=1000) - expected) < 0.01
     sf.write(str(tmp_path / "short.wav"), audio[:10000], 44100)
     assert integrated_loudness(tmp_path / "short.wav") is None
+
+
+def test_loudness_measured_while_detecting_and_rendering_equals_reading_the_files(tmp_path):
+    from aligner.detect import mic_envelopes
+    from aligner.loudness import integrated_loudness
+    from aligner.plan import EditPlan
+    from aligner.render import render_stems
+    from session_io import read_session
+    from session_io.stems import PART_SUFFIX
+
+    cfg = SynthConfig(seed=2, bars=2, tempo_change_bar=2)
+    folder = write_session(synthesise(cfg), tmp_path / "s")
+    session = read_session(folder)
+    before: dict = {}
+    mic_envelopes(session, 24, loudness=before)
+    report = render_stems(session, EditPlan.identity(session.length_samples), tmp_path / "stems",
+                          block_frames=5000, measure_loudness=True)
+    assert set(before) == set(report.loudness_lufs) == {s.path.name for s in session.sources}
+    for source in session.sources:
+        name = source.path.name
+        assert before[name] is not None
+        assert abs(before[name] - integrated_loudness(source.path)) <= 0.01
+        assert abs(report.loudness_lufs[name] - integrated_loudness(tmp_path / "stems" / (name + PART_SUFFIX))) <= 0.01
