@@ -128,7 +128,9 @@ class SynthConfig:
     flam_rate: float = 0.2
     subtype: str = "PCM_24"
     mics: tuple[MicSpec, ...] = DEFAULT_MICS
-    kit_variety: float = 0.0  # 0 = the reference kit; 1 = pitches and decays vary by up to about ±40 %
+    kit_variety: float = 0.0  # 0 = the reference kit; 1 = pitches and decays vary by up to about ±40 %, hats and
+    # snares change colour, and drums are played from recorded one-shots in ``oneshots`` about half of the time
+    oneshots: str = ""  # a folder of one-shot recordings (Sonic Pi's CC0 drum samples), used when it exists
     noise_db: float = -80.0  # noise floor, dBFS RMS
 
 
@@ -153,11 +155,12 @@ def _highpass(x: np.ndarray, times: int = 2) -> np.ndarray:
 
 
 def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator,
-                pitch: float = 1.0, decay: float = 1.0) -> np.ndarray:
+                pitch: float = 1.0, decay: float = 1.0, colour: int = 0) -> np.ndarray:
     """A mono one-shot whose first sample is its attack start.
 
     Decay times follow the real MuldjordKit hits (close mics, loud strokes): kick about -25 dB and snare about
-    -23 dB 100 ms after the peak, floor tom -11 dB, closed hat -21 dB, crash -6 dB.
+    -23 dB 100 ms after the peak, floor tom -11 dB, closed hat -21 dB, crash -6 dB. ``pitch`` and ``decay`` scale the
+    drum's tuning and decay times; ``colour`` (0-2) makes hats and cymbals darker and kicks and snares click less.
     """
     amp = (velocity / 127.0) ** 1.5
     def t_of(seconds: float) -> np.ndarray:
@@ -166,17 +169,17 @@ def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator,
         t = t_of(0.5)
         freq = pitch * (48 + 110 * np.exp(-t / 0.03))
         body = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / (0.05 * decay))
-        click = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.002) * 0.3
+        click = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.002) * 0.3 / (1 + colour)
         sound = body + click
     elif drum == "snare":
         t = t_of(0.4)
         tone = np.sin(2 * np.pi * 185 * pitch * t) * np.exp(-t / (0.04 * decay))
         wires = _highpass(rng.standard_normal(len(t)), 1) * np.exp(-t / (0.045 * decay)) * 0.5
-        stick = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.001) * 0.4
+        stick = _highpass(rng.standard_normal(len(t))) * np.exp(-t / 0.001) * 0.4 / (1 + colour)
         sound = 0.7 * tone + wires + stick
     elif drum == "hihat":
         t = t_of(0.15)
-        sound = _highpass(rng.standard_normal(len(t)), 3) * np.exp(-t / (0.03 * decay)) * 0.25
+        sound = _highpass(rng.standard_normal(len(t)), 3 - colour) * np.exp(-t / (0.03 * decay)) * 0.25
     elif drum in ("rack_tom", "floor_tom"):
         t = t_of(0.6)
         f0 = pitch * (150 if drum == "rack_tom" else 95)
@@ -185,7 +188,7 @@ def _drum_sound(drum: str, velocity: int, rate: int, rng: np.random.Generator,
         sound = np.sin(2 * np.pi * np.cumsum(freq) / rate) * np.exp(-t / (0.12 * decay)) + stick
     elif drum == "crash":
         t = t_of(2.5)
-        sound = _highpass(rng.standard_normal(len(t)), 2) * np.exp(-t / (0.9 * decay)) * 0.2
+        sound = _highpass(rng.standard_normal(len(t)), 2 - min(colour, 1)) * np.exp(-t / (0.9 * decay)) * 0.2
     else:
         raise ValueError(f"unknown drum {drum!r}")
     sound[:4] *= np.linspace(0.25, 1.0, 4)  # a sharp but not instantaneous attack
@@ -317,14 +320,19 @@ def render_strokes(cfg: SynthConfig, tempo_map: TempoMap, origin: int, strokes: 
     }
     channels = {m.name: np.zeros(length) for m in cfg.mics}
     sound_rng = np.random.default_rng(cfg.seed + 1)
-    shape = {d: (1.0, 1.0) for d in DRUMS}
+    shape = {d: (1.0, 1.0, 0) for d in DRUMS}
+    recorded: dict[str, np.ndarray] = {}
     if cfg.kit_variety:
         kit_rng = np.random.default_rng(cfg.seed + 3)
         spread = 0.4 * cfg.kit_variety
-        shape = {d: (float(np.exp(kit_rng.uniform(-spread, spread))), float(np.exp(kit_rng.uniform(-spread, spread))))
-                 for d in DRUMS}
+        shape = {d: (float(np.exp(kit_rng.uniform(-spread, spread))), float(np.exp(kit_rng.uniform(-spread, spread))),
+                     int(kit_rng.integers(0, 3))) for d in DRUMS}
+        recorded = _recorded_kit(cfg.oneshots, rate, kit_rng, 0.5 * cfg.kit_variety)
     for stroke in strokes:
-        sound = _drum_sound(stroke.drum, stroke.velocity, rate, sound_rng, *shape[stroke.drum])
+        if stroke.drum in recorded:
+            sound = recorded[stroke.drum] * (stroke.velocity / 127.0) ** 1.5
+        else:
+            sound = _drum_sound(stroke.drum, stroke.velocity, rate, sound_rng, *shape[stroke.drum])
         close = _close_mic(stroke.drum, cfg.mics)
         emitted = stroke.sample - delays[close.name][stroke.drum]  # the truth is the attack in the close mic
         for mic in cfg.mics:
@@ -352,6 +360,49 @@ def render_strokes(cfg: SynthConfig, tempo_map: TempoMap, origin: int, strokes: 
         data += noise_rng.normal(0.0, 10 ** (cfg.noise_db / 20), data.shape)
         audio[file] = data
     return SynthSession(cfg, tempo_map, origin, audio, strokes, delays)
+
+
+#: Sonic Pi one-shots that can stand for each drum.
+ONESHOTS = {
+    "kick": ("drum_bass_hard", "drum_bass_soft", "drum_heavy_kick"),
+    "snare": ("drum_snare_hard", "drum_snare_soft"),
+    "hihat": ("drum_cymbal_closed", "drum_cymbal_pedal"),
+    "rack_tom": ("drum_tom_hi_hard", "drum_tom_mid_hard"),
+    "floor_tom": ("drum_tom_lo_hard", "drum_tom_mid_hard"),
+    "crash": ("drum_cymbal_hard", "drum_cymbal_open"),
+}
+
+
+#: Peak level of a recorded one-shot at full velocity, as the synthesised drums sound at the same distance.
+_ONESHOT_LEVEL = {"kick": 1.0, "snare": 0.8, "hihat": 0.3, "rack_tom": 0.8, "floor_tom": 0.8, "crash": 0.4}
+
+
+def _recorded_kit(folder: str, rate: int, rng: np.random.Generator, share: float) -> dict[str, np.ndarray]:
+    """For about ``share`` of the drums, a one-shot from ``folder`` (mono, at ``rate``, retuned by up to ±15 %, its
+    first sample the first one above 10 % of its peak, peak 1); {} when the folder does not exist."""
+    import soundfile as sf
+
+    picks = {d: (rng.random() < share, str(rng.choice(names)), float(np.exp(rng.uniform(-0.15, 0.15))))
+             for d, names in ONESHOTS.items()}
+    root = Path(folder) if folder else None
+    if root is None or not root.is_dir():
+        return {}
+    kit = {}
+    for drum, (use, name, tune) in picks.items():
+        path = root / f"{name}.flac"
+        if not use or not path.exists():
+            continue
+        data, file_rate = sf.read(str(path), always_2d=True)
+        x = data.mean(axis=1)
+        # resample by linear interpolation: to the session's rate and retuned at once
+        n = int(len(x) * rate / file_rate / tune)
+        x = np.interp(np.arange(n) * (file_rate * tune / rate), np.arange(len(x)), x)
+        start = int(np.flatnonzero(np.abs(x) > 0.1 * np.abs(x).max())[0])
+        x = x[start:] / np.abs(x).max() * _ONESHOT_LEVEL[drum]
+        tail = min(len(x), int(0.02 * rate))
+        x[-tail:] *= np.linspace(1.0, 0.0, tail)
+        kit[drum] = x
+    return kit
 
 
 def _room_reflections(channels: dict[str, np.ndarray], cfg: SynthConfig, rate: int) -> None:

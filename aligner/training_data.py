@@ -1,6 +1,7 @@
 """The neural aligner's data set: random sessions from the synthesiser, with their features and per-frame targets.
 
-Every session is drawn from its seed alone: a kit (synthesis with per-kit pitch and decay), 2 to 16 mics in a random
+Every session is drawn from its seed alone: a kit (synthesis with per-kit pitch, decay and colour; about half of the
+drums played from Sonic Pi's CC0 one-shots when ``../shared/realdata/drums/sonic-pi/`` is present), 2 to 16 mics in a random
 geometry (distance delays, bleed, polarity flips, mic filters, rooms, noise floor; mono and stereo files), a rate
 of 44.1 to 96 kHz, a meter (4/4, 3/4, 6/8), a tempo map with or without a change, straight or swung 16ths, and a
 performance — a random groove and drummer (:mod:`aligner.performance`), or, for a share of sessions when
@@ -24,11 +25,12 @@ from aligner.roles import role_from_name
 from aligner.synth import DRUM_CLASS, MicSpec, SynthConfig, SynthSession, near_drum, render_strokes
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
-__all__ = ["REALDATA", "GMD_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE", "Example", "random_mics",
+__all__ = ["REALDATA", "GMD_FOLDER", "ONESHOTS_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE", "Example", "random_mics",
            "random_session", "session_example", "targets"]
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 GMD_FOLDER = REALDATA / "midi" / "gmd"
+ONESHOTS_FOLDER = REALDATA / "drums" / "sonic-pi" / "oneshots"
 #: GMD takes the benchmark plays on MuldjordKit's real hits: never used in training.
 HELD_OUT_GMD_TAKES = (
     "drummer1/session1/1_funk_80_beat_4-4.mid",
@@ -59,7 +61,7 @@ def random_mics(rng: np.random.Generator) -> tuple[MicSpec, ...]:
 
     def close(name: str, drum: str, **kw) -> MicSpec:
         return MicSpec(name, jitter(near_drum(drum, **kw), 0.03), drum, polarity=-1 if rng.random() < 0.1 else 1,
-                       bleed_db=float(rng.uniform(-25, -6)), file=f"{name}.wav",
+                       bleed_db=float(rng.uniform(-30, -3)), file=f"{name}.wav",
                        highpass_hz=float(rng.choice([0, 40, 80])), lowpass_hz=float(rng.choice([0, 0, 8000, 14000])))
 
     mics = [close(str(rng.choice(["Kick In", "Kick", "BD", "Kik In"])), "kick", dy=-0.1, dz=0.0)]
@@ -75,7 +77,13 @@ def random_mics(rng: np.random.Generator) -> tuple[MicSpec, ...]:
         mics.append(close(str(rng.choice(["Rack Tom", "Tom 1", "Rack"])), "rack_tom"))
     if rng.random() < 0.7:
         mics.append(close(str(rng.choice(["Floor Tom", "FT", "Tom 3"])), "floor_tom"))
+    if rng.random() < 0.25:
+        mics.append(close(str(rng.choice(["Ride", "Crash"])), "crash", dz=-0.1))
+    if rng.random() < 0.15:
+        mics.append(MicSpec("Trigger", near_drum("kick"), "kick", bleed_db=-60.0, file="Trigger.wav"))
     distant = []
+    for k in range(int(rng.choice([0, 0, 0, 1, 2]))):  # mics of toms nobody plays in this take: bleed only
+        distant.append(MicSpec(f"Tom {k + 4}", jitter((0.3 + 0.3 * k, 0.0, 0.7), 0.1), file=f"Tom {k + 4}.wav"))
     overheads = int(rng.choice([0, 1, 2, 2, 2]))
     if overheads == 1:
         distant.append(MicSpec("OH", jitter((0.0, 0.1, 1.7), 0.2), file="OH.wav"))
@@ -112,7 +120,7 @@ def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3) 
     rng = np.random.default_rng(seed)
     rate = int(rng.choice(_RATES, p=_RATE_WEIGHTS))
     cfg = SynthConfig(seed=seed, sample_rate_hz=rate, mics=random_mics(rng), kit_variety=1.0,
-                      noise_db=float(rng.uniform(-95, -60)))
+                      noise_db=float(rng.uniform(-95, -60)), oneshots=str(ONESHOTS_FOLDER))
     takes = _training_takes()
     origin = int(rng.integers(0, rate // 2))
     if takes and rng.random() < gmd_share:

@@ -165,8 +165,10 @@ def line_assignment(syn: SynthSession, events, grid: SessionGrid, swing: float, 
             scores.lines_ok[key] += ok
 
 
-def evaluate(syn: SynthSession, folder: Path, method: str, scores: Scores, swing: float = 0.0) -> None:
-    """Run one method on one session and add its figures to ``scores``."""
+def evaluate(syn: SynthSession, folder: Path, method: str, scores: Scores, swing: float = 0.0,
+             render: bool = True) -> None:
+    """Run one method on one session and add its figures to ``scores`` (``render=False`` skips the stems and the
+    inter-mic offset check, for quick comparisons of detectors)."""
     session = assign_roles(read_session(folder))
     rate = session.sample_rate_hz
     grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
@@ -199,6 +201,8 @@ def evaluate(syn: SynthSession, folder: Path, method: str, scores: Scores, swing
         played = [plan.times_played(p) for p in range(stroke.sample, stroke.sample + round(0.01 * rate), step)]
         scores.twice += max(played) > 1
         scores.dropped += min(played) < 1
+    if not render:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         render_stems(session, plan, Path(tmp))
         scores.max_offset_change = max(scores.max_offset_change, offset_change(
