@@ -13,14 +13,16 @@ The mic mix is attention pooling plus a max over mics, so the model takes any nu
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from aligner.features import GRID_FEATURES, MIC_FEATURES, MODEL_ROLES
 
-__all__ = ["CLASSES", "LINE_SHIFTS", "ModelConfig", "AlignerNet"]
+__all__ = ["CLASSES", "LINE_SHIFTS", "ModelConfig", "AlignerNet", "save_weights", "load_weights"]
 
 #: Drum classes the model reports (the classic detector's names).
 CLASSES = ("kick", "snare", "tom", "hihat", "cymbal")
@@ -121,3 +123,34 @@ class AlignerNet(nn.Module):
             z = z + self.grid(grid.transpose(1, 2))
         z = self.act(self.trunk(z))
         return self.onsets(z), self.lines(z)
+
+
+def save_weights(model: AlignerNet, path: str | Path, info: dict) -> Path:
+    """Write the weights and ``info`` (with the model's config) as safetensors; returns the path."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"config": json.dumps(model.config.to_json(), sort_keys=True), "info": json.dumps(info, sort_keys=True)}
+    tensors = {k: v.detach().contiguous() for k, v in sorted(model.state_dict().items())}
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def load_weights(path: str | Path) -> tuple[AlignerNet, dict]:
+    """Read a model written by :func:`save_weights`.
+
+    Returns
+    -------
+    (AlignerNet, dict)
+        The model in eval mode and the info stored with it.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    model = AlignerNet(ModelConfig(**json.loads(meta["config"])))
+    model.load_state_dict(load_file(str(path)))
+    model.eval()
+    return model, json.loads(meta.get("info", "{}"))

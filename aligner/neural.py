@@ -61,7 +61,7 @@ def load_model(path: str = str(WEIGHTS)):
     NbdError
         The file is missing or not a weights file of this model.
     """
-    from aligner.train import load_weights
+    from aligner.model import load_weights
 
     try:
         return load_weights(path)

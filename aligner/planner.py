@@ -148,11 +148,14 @@ def make_plan(session, events: list[Event], reader: SessionReader,
         prev = done[-1]
         lead = unit.events[0]
         p_e = unit.earliest
-        floor = max(prev.strokes_latest + ms2samples(5, rate) + fade, build.src_start + build.fade_in + fade)
+        # the open segment must keep room for its fade-in and, when filler from elsewhere follows, for a fade-out
+        # that ends one crossfade before the cut
+        room = build.src_start + build.fade_in + 2 * fade
+        floor = max(prev.strokes_latest + ms2samples(5, rate) + fade, room)
         hi = p_e - min_pre
         lo = max(p_e - preroll, floor)
         if lo > hi:
-            cut = max(hi, build.src_start + build.fade_in + fade)
+            cut = max(hi, room)
             lead.flags.append("no quiet pre-roll before this event: the cut may clip the previous decay")
         else:
             cut = _quietest_cut(reader, lo, hi, fade)

@@ -4,7 +4,8 @@ the grid as input, trained on the same data, seeds and time budget.
     python bench/ablation.py [--minutes 15] [--seeds 0 1] [--sessions 320] [--keep DIR]
 
 For every seed, one training set is generated (as ``python -m aligner.train`` does) and all four variants train on
-it for the same wall-clock budget with the same batches. Each model is then scored on the benchmark's held-out
+it for the same budget of CPU time (summed over threads, so a busy machine does not favour one) with the same batch
+order. Each model is then scored on the benchmark's held-out
 sessions (``bench/accuracy.py``: generated sessions from held-out seeds, and MuldjordKit real hits played with held-out
 GMD takes when ``../shared/realdata`` is present) without rendering stems. Printed per variant: parameters,
 real-time factor of inference on one thread (seconds of audio per second of compute, 12 mics), F-measure at ±5 ms,
@@ -29,8 +30,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import accuracy  # noqa: E402
 from aligner.features import GRID_FEATURES, MIC_FEATURES, MODEL_ROLES  # noqa: E402
-from aligner.model import ModelConfig  # noqa: E402
-from aligner.train import TrainSettings, build_dataset, save_weights, train  # noqa: E402
+from aligner.model import ModelConfig, save_weights  # noqa: E402
+from aligner.train import TrainSettings, build_dataset, train  # noqa: E402
 
 VARIANTS = {
     "TCN + grid": ModelConfig(trunk="tcn", layers=10, use_grid=True),
@@ -80,7 +81,7 @@ def score(weights: Path, eval_sessions: list) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     """Train, score and print the table; returns the figures by variant."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=15.0, help="training budget per variant and seed")
+    parser.add_argument("--minutes", type=float, default=15.0, help="CPU minutes of training per variant and seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--sessions", type=int, default=320)
     parser.add_argument("--workers", type=int, default=2)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
                 figures["rtf"] = real_time_factor(model)
                 results[name].append(figures)
                 log(f"{name}, seed {seed}: {figures}")
-    print(f"\nAblation: {args.minutes:g} min of training per variant and seed, seeds {args.seeds}, "
+    print(f"\nAblation: {args.minutes:g} CPU-minutes of training per variant and seed, seeds {args.seeds}, "
           f"{args.sessions} training sessions; mean over seeds [min-max]")
     keys = ("F5", "lines", "lines 30-50%", "lines 50-70%", "anchors<=1ms")
     print(f"{'variant':<22}{'params':>8}{'RTF':>8}" + "".join(f"{k:>22}" for k in keys))
