@@ -35,9 +35,9 @@ from aligner.train import TrainSettings, build_dataset, train  # noqa: E402
 
 VARIANTS = {
     "TCN + grid": ModelConfig(trunk="tcn", layers=10, use_grid=True),
-    "TCN, no grid": ModelConfig(trunk="tcn", layers=10, use_grid=False),
+    "TCN without grid": ModelConfig(trunk="tcn", layers=10, use_grid=False),
     "transformer + grid": ModelConfig(trunk="transformer", layers=3, use_grid=True),
-    "transformer, no grid": ModelConfig(trunk="transformer", layers=3, use_grid=False),
+    "transformer without grid": ModelConfig(trunk="transformer", layers=3, use_grid=False),
 }
 
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
             for name in variants:
                 settings = TrainSettings(seed=seed, steps=10 ** 9, minutes=args.minutes)
                 model = train(VARIANTS[name], settings, examples, log)
-                path = save_weights(model, out / f"{name.replace(' ', '_').replace(',', '')}-seed{seed}.safetensors",
+                path = save_weights(model, out / f"{name.replace(' ', '_').replace('+', 'with')}-seed{seed}.safetensors",
                                     {"variant": name, "seed": seed, "minutes": args.minutes})
                 figures = score(path, eval_sessions)
                 figures["params"] = sum(p.numel() for p in model.parameters())

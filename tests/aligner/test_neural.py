@@ -236,3 +236,17 @@ def test_a_held_out_generated_session_aligns_end_to_end(tmp_path):
     grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
     plan, events = align(session, grid, AlignConfig(detector="neural", swing_pct=round(swing, 3)))
     assert plan.validate() is plan and len(events) > 20
+
+
+def test_nbd_detector_neural_writes_a_whole_output_set(tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    folder = write_session(synthesise(SynthConfig(seed=4, bars=3, tempo_change_bar=2)), tmp_path / "s")
+    result = CliRunner().invoke(cli.main, [str(folder), "--detector", "neural", "--no-aaf", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    assert doc["options"]["detector"] == "neural"
+    assert len(doc["hits"]) > 30 and any(h["shift_samples"] != 0 for h in doc["hits"])
+    assert len(list((tmp_path / "out" / "stems").glob("*.wav"))) == len(list(folder.glob("*.wav")))
