@@ -66,15 +66,17 @@ def test_other_strokes_of_an_event_keep_their_offsets_to_the_anchor(aligned):
 def test_far_off_events_go_to_the_line_they_belong_to(aligned):
     syn, _, _, events = aligned
     anchors = truth_events(syn.strokes)
-    step = 7200  # a 16th at 100 BPM, 48 kHz; at 120 BPM it is 6000
+    # 30 % of the shorter 16th (120 BPM at 48 kHz: 6000 samples) or more off their line
     far = [(line, a) for line, a in anchors.items() if abs(a.sample - line) > 0.29 * 6000]
     assert far
     found = {e.anchor.position: e.line.sample for e in events}
+    matched = 0
     for line, a in far:
         near = [p for p in found if abs(p - a.sample) <= 48]
         if near:
             assert found[near[0]] == line
-    assert step > 0
+            matched += 1
+    assert matched >= 0.8 * len(far), f"only {matched} of {len(far)} far-off anchors found"
 
 
 def test_flam_grace_notes_join_their_main_stroke(aligned):
