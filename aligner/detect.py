@@ -24,7 +24,7 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes", "refine_attack"]
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes", "level_rise", "refine_attack"]
 
 
 @dataclass(frozen=True)
@@ -146,21 +146,27 @@ def _running_max(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def level_rise(db: np.ndarray, hold: int) -> np.ndarray:
+    """Per frame, how far (dB) the level of that frame and the next rises over the highest level of the ``hold``
+    frames that end two frames before it; -inf for the first two frames, which have no such past."""
+    ahead = np.maximum(db, np.concatenate([db[1:], db[-1:]]))  # the next 1 ms
+    held = _running_max(db, hold)  # held[j] = max of frames j-hold+1 .. j
+    past = np.full_like(db, np.inf)
+    past[2:] = held[:-2]  # frames 1 to about 12 ms before
+    return ahead - past
+
+
 def _frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[int]:
     """The first frame of the rise of every onset of one mic's frame peaks (its level is measured on the waveform
-    by :func:`_refine`)."""
+    by :func:`refine_attack`)."""
     frames_per_ms = rate / 1000 / hop
     hold = max(2, round(s.hold_ms * frames_per_ms))
     if len(peaks) < hold + 4:
         return []
     db = 20 * np.log10(peaks + np.float32(1e-12))  # float32 throughout: memory is a few bytes per ms of audio
-    ahead = np.maximum(db, np.concatenate([db[1:], db[-1:]]))  # the next 1 ms
     noise_db = np.percentile(db, 10)
     gate = max(noise_db + s.floor_above_noise_db, db.max() - s.range_db)
-    held = _running_max(db, hold)  # held[j] = max of frames j-hold+1 .. j
-    past = np.full_like(db, np.inf)
-    past[2:] = held[:-2]  # frames 1 to about 12 ms before
-    rise = ahead - past
+    rise = level_rise(db, hold)
     candidates = np.flatnonzero((rise >= s.rise_db) & (db >= gate))
     if len(candidates) == 0:
         return []

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.detect import DetectorSettings, Hit, mic_envelopes, refine_attack
+from aligner.detect import DetectorSettings, Hit, level_rise, mic_envelopes, refine_attack
 from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
 from grid import SessionGrid
 from nbd_errors import NbdError
@@ -128,17 +128,15 @@ def _owners(session: Session, drum: str) -> list[int]:
         [i for i, t in enumerate(session.tracks) if t.role not in ("room", "other")] or list(range(len(session.tracks)))
 
 
-def _attack_frame(db: np.ndarray, lo: int, hi: int, hold: int) -> tuple[int, float]:
-    """Frame of the first near-largest level rise in ``db[lo:hi]`` over the ``hold`` frames before, and that rise."""
-    lo, hi = max(lo, hold + 2), min(hi, len(db) - 1)
+def _attack_frame(rise: np.ndarray, lo: int, hi: int, hold: int) -> tuple[int, float]:
+    """Frame of the first near-largest level rise (:func:`aligner.detect.level_rise`) in ``rise[lo:hi]``, and that
+    rise; frames without a full ``hold`` of past are not looked at."""
+    lo, hi = max(lo, hold + 2), min(hi, len(rise) - 1)
     if hi <= lo:
         return lo, 0.0
-    frames = np.arange(lo, hi)
-    past = np.array([db[j - hold - 1:j - 1].max() for j in frames])
-    ahead = np.maximum(db[frames], db[frames + 1])
-    rise = ahead - past
-    best = float(rise.max())
-    return int(frames[np.flatnonzero(rise >= best - 3.0)[0]]), best
+    window = rise[lo:hi]
+    best = float(window.max())
+    return lo + int(np.flatnonzero(window >= best - 3.0)[0]), best
 
 
 def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swing_pct: float = 0.0,
@@ -180,8 +178,8 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     classic = DetectorSettings()
     env_hop = max(1, round(classic.frame_ms / 1000 * rate))
     envelopes = mic_envelopes(session, env_hop, progress, loudness)
-    env_db = [20 * np.log10(e + np.float32(1e-12)) for e in envelopes]
     hold = max(2, round(classic.hold_ms / 1000 * rate / env_hop))
+    rises = [level_rise(20 * np.log10(e + np.float32(1e-12)), hold) for e in envelopes]
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
     after = round(settings.window_after_ms / 1000 * rate / env_hop)
     found: list[tuple[int, str, int, float, int]] = []
@@ -192,7 +190,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 centre = round((f + 0.5) * hop / env_hop)
                 candidates = []
                 for ti in owners:
-                    frame, rise = _attack_frame(env_db[ti], centre - before, centre + after, hold)
+                    frame, rise = _attack_frame(rises[ti], centre - before, centre + after, hold)
                     position, peak = refine_attack(reader, ti, frame * env_hop, rate, classic)
                     candidates.append((position, ti, peak, rise))
                 # the earliest mic of the drum that clearly hears an attack owns the stroke
