@@ -21,7 +21,7 @@ from aligner.plan import EditPlan, fade_gains
 from aligner.threads import locked, map_in_threads
 from nbd_errors import PlanValidationError
 from session_io.audio import BLOCK_FRAMES, SourceReader
-from session_io.session import Session, quantise, sample_domain
+from session_io.session import Session, full_scale, quantise, sample_domain
 from session_io.stems import StemWriter
 
 __all__ = ["RenderReport", "render_source", "render_stems"]
@@ -190,12 +190,12 @@ def render_stems(
         source = session.sources[index]
         clipped = [0]
         meter = LoudnessMeter(session.sample_rate_hz, source.channels, source.frames) if measure_loudness else None
-        full_scale = float(1 << 31) if sample_domain(source.subtype)[1] is not None else 1.0  # PCM: left-justified
+        unit = full_scale(source.subtype)  # the meter wants ±1.0
         with SourceReader(source) as reader, StemWriter(stems_dir, source, edit_id) as writer:
             for block in render_source(session, plan, index, reader, block_frames, clipped):
                 writer.write(block)
                 if meter is not None:
-                    meter.add(block / full_scale)
+                    meter.add(block / unit)
                 if progress is not None:
                     progress(len(block))
         return clipped[0], writer.frames_written, meter.value() if meter is not None else None

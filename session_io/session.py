@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["MIN_RATE_HZ", "MAX_RATE_HZ", "SUPPORTED_SUBTYPES", "AudioSource", "Track", "Session", "sample_domain",
-           "quantise", "from_unit_scale"]
+           "quantise", "full_scale", "from_unit_scale"]
 
 MIN_RATE_HZ = 44100
 MAX_RATE_HZ = 192000
@@ -55,9 +55,14 @@ def quantise(mix: np.ndarray, subtype: str) -> tuple[np.ndarray, int]:
     return (np.clip(levels, lo, hi) * step).astype(dtype), clipped
 
 
+def full_scale(subtype: str) -> float:
+    """Full scale (±1.0) in a subtype's processing scale: 2**31 for PCM (left-justified in int32), 1.0 for float."""
+    return 2147483648.0 if sample_domain(subtype)[1] is not None else 1.0
+
+
 def from_unit_scale(audio: np.ndarray, subtype: str) -> np.ndarray:
     """float64 audio at full scale ±1.0 → the subtype's processing scale (int32 units for PCM)."""
-    return audio * 2147483648.0 if sample_domain(subtype)[1] is not None else audio
+    return audio * full_scale(subtype) if sample_domain(subtype)[1] is not None else audio
 
 
 @dataclass(frozen=True)
