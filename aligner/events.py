@@ -1,8 +1,9 @@
 """From hits to events: every stroke goes to a grid line; the strokes on one line are one event, with an anchor.
 
 - A stroke goes to its nearest line moved by the detector's ``line_shift`` (the neural detector's call for strokes
-  played more than half a step off; 0 from the classic detector), except a flam's grace note, which joins its main stroke (a softer stroke of the
-  same drum followed within the flam window — the smaller of 35 ms and 0.3 × the grid step — by a louder one).
+  played more than half a step off; 0 from the classic detector), except a flam's grace note, which joins its main
+  stroke (a softer stroke of the same drum followed within the flam window — the smaller of 35 ms and 0.3 × the grid
+  step — by a louder one).
 - The anchor is the stroke an editor lines up: kick and snare first, then toms, hats, cymbals; ties go to the
   earliest; never a grace note, and a ghost note only when the event has nothing else.
 - The target of the anchor is ``source + strength · (line − source)``. Events closer than ``exclude_within_pct`` % of

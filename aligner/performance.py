@@ -133,9 +133,12 @@ def perform(grid: SessionGrid, first_bar: int, bars: int, groove: dict, drummer:
         hits = _bar(groove, phrase_pos, phrase_pos == 0 and bar > first_bar, rng)
         indices = sorted({h[0] for h in hits if (bar, h[0]) in by_pos})
         far = {i for i in indices if rng.random() < drummer.far_per_bar / max(len(indices), 1)}
-        empty_neighbour = [i for i in indices if (i - 1 not in indices and i > 0) or (i + 1 not in indices
-                                                                                      and i + 1 < groove["steps"])]
-        very_far = {i for i in empty_neighbour if rng.random() < drummer.very_far_per_bar / max(len(empty_neighbour), 1)}
+        # the sides (-1, +1) of each played step whose neighbouring step in the bar the groove leaves empty
+        empty_sides = {i: [d for d in (-1, 1) if i + d not in indices and 0 <= i + d < groove["steps"]]
+                       for i in indices}
+        empty_neighbour = [i for i in indices if empty_sides[i]]
+        chance = drummer.very_far_per_bar / max(len(empty_neighbour), 1)
+        very_far = {i for i in empty_neighbour if rng.random() < chance}
         for index in indices:
             k = by_pos[(bar, index)]
             line = lines[k]
@@ -150,7 +153,7 @@ def perform(grid: SessionGrid, first_bar: int, bars: int, groove: dict, drummer:
             # back inside it): half a step off toward a line the groove plays, it could belong to either
             lo, hi = -0.48 * gap[-1], 0.48 * gap[1]
             if index in very_far:
-                d = int(rng.choice([d for d in (-1, 1) if index + d not in indices and 0 <= index + d < groove["steps"]]))
+                d = int(rng.choice(empty_sides[index]))
                 offset = d * rng.uniform(0.5, 0.7) * gap[d]
                 lo, hi = sorted((d * 0.52 * gap[d], d * 0.75 * gap[d]))
             elif index in far:

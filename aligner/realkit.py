@@ -19,7 +19,8 @@ import numpy as np
 from aligner.synth import Stroke, SynthConfig, SynthSession
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
-__all__ = ["MULDJORD_MICS", "GM_DRUMS", "RealKit", "load_muldjordkit", "read_gmd_notes", "gmd_strokes", "session_from_gmd"]
+__all__ = ["MULDJORD_MICS", "GM_DRUMS", "RealKit", "load_muldjordkit", "read_gmd_notes", "gmd_strokes",
+           "session_from_gmd"]
 
 #: The 16 mics of MuldjordKit, in the order files are written.
 MULDJORD_MICS = ("KdrumL", "KdrumR", "Snare_top", "Snare_bottom", "Hihat", "Tom1", "Tom2", "Tom3", "Tom4",

@@ -13,6 +13,7 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
@@ -28,14 +29,18 @@ _ONSET_POS_WEIGHT = 4.0
 _LINE_WEIGHTS = (6.0, 1.0, 6.0)
 
 
+@dataclass(frozen=True)
 class TrainSettings:
-    """Budget and optimiser settings (plain attributes; see :func:`main` for the command-line names)."""
+    """Budget and optimiser settings (see :func:`main` for the command-line names)."""
 
-    def __init__(self, seed: int = 0, sessions: int = 320, steps: int = 3000, batch: int = 8, crop_frames: int = 2000,
-                 lr: float = 2e-3, workers: int = 2, minutes: float | None = None):
-        # minutes: a budget of CPU time (summed over threads) for the optimisation; steps still caps it
-        self.seed, self.sessions, self.steps, self.batch = seed, sessions, steps, batch
-        self.crop_frames, self.lr, self.workers, self.minutes = crop_frames, lr, workers, minutes
+    seed: int = 0
+    sessions: int = 320
+    steps: int = 3000
+    batch: int = 8
+    crop_frames: int = 2000
+    lr: float = 2e-3
+    workers: int = 2
+    minutes: float | None = None  # a budget of CPU time (summed over threads); ``steps`` still caps it
 
 
 def _example(seed: int):

@@ -1,8 +1,8 @@
 """The neural aligner's data set: random sessions from the synthesiser, with their features and per-frame targets.
 
 Every session is drawn from its seed alone: a kit (synthesis with per-kit pitch, decay and colour; about half of the
-drums played from Sonic Pi's CC0 one-shots when ``../shared/realdata/drums/sonic-pi/`` is present), 2 to 16 mics in a random
-geometry (distance delays, bleed, polarity flips, mic filters, rooms, noise floor; mono and stereo files), a rate
+drums played from Sonic Pi's CC0 one-shots when ``../shared/realdata/drums/sonic-pi/`` is present), 2 to 16 mics
+in a random geometry (distance delays, bleed, polarity flips, mic filters, rooms, noise floor; mono and stereo files), a rate
 of 44.1 to 96 kHz, a meter (4/4, 3/4, 6/8), a tempo map with or without a change, straight or swung 16ths, and a
 performance — a random groove and drummer (:mod:`aligner.performance`), or, for a share of sessions when
 ``../shared/realdata/midi/gmd/`` is present, a real drummer's take from the Groove MIDI Dataset other than the ones
@@ -25,7 +25,8 @@ from aligner.roles import role_from_name
 from aligner.synth import DRUM_CLASS, MicSpec, SynthConfig, SynthSession, near_drum, render_strokes
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
-__all__ = ["REALDATA", "GMD_FOLDER", "ONESHOTS_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE", "Example", "random_mics",
+__all__ = ["REALDATA", "GMD_FOLDER", "ONESHOTS_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE", "Example",
+           "random_mics",
            "random_session", "session_example", "targets"]
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"

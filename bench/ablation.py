@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
             for name in variants:
                 settings = TrainSettings(seed=seed, steps=10 ** 9, minutes=args.minutes)
                 model = train(VARIANTS[name], settings, examples, log)
-                path = save_weights(model, out / f"{name.replace(' ', '_').replace('+', 'with')}-seed{seed}.safetensors",
+                stem = name.replace(" ", "_").replace("+", "with")
+                path = save_weights(model, out / f"{stem}-seed{seed}.safetensors",
                                     {"variant": name, "seed": seed, "minutes": args.minutes})
                 figures = score(path, eval_sessions)
                 figures["params"] = sum(p.numel() for p in model.parameters())

@@ -244,7 +244,8 @@ def test_nbd_detector_neural_writes_a_whole_output_set(tmp_path):
     import cli
 
     folder = write_session(synthesise(SynthConfig(seed=4, bars=3, tempo_change_bar=2)), tmp_path / "s")
-    result = CliRunner().invoke(cli.main, [str(folder), "--detector", "neural", "--no-aaf", "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(cli.main, [str(folder), "--detector", "neural", "--no-aaf",
+                                           "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "out" / "edits.json").read_text())
     assert doc["options"]["detector"] == "neural"
