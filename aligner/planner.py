@@ -173,6 +173,9 @@ def make_plan(session, events: list[Event], reader: SessionReader,
                 lead.flags.append(f"moved {overlap / rate * 1000:.1f} of {-wanted / rate * 1000:.1f} ms earlier: "
                                   "more would cut into the previous event")
             shift = build.shift - overlap
+            if overlap and cut + shift >= length - fade:  # a reduced move can still run past the end
+                lead.flags.append("would move past the end of the session: left with the event before")
+                overlap = 0
             if overlap == 0:
                 _merge(prev, unit)
                 continue
