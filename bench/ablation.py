@@ -1,7 +1,7 @@
 """The founding hypothesis, tested: a transformer against a temporal convolutional network, each with and without
 the grid as input, trained on the same data, seeds and time budget.
 
-    python bench/ablation.py [--minutes 15] [--seeds 0 1] [--sessions 320] [--keep DIR]
+    python bench/ablation.py [--minutes 15] [--seeds 0 1] [--jobs 2] [--sessions 320] [--keep DIR]
 
 For every seed, one training set is generated (as ``python -m aligner.train`` does) and all four variants train on
 it for the same budget of CPU time (summed over threads, so a busy machine does not favour one) with the same batch
@@ -17,6 +17,8 @@ Needs the ``bench`` extra (mir_eval, librosa).
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +32,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import accuracy  # noqa: E402
 from aligner.features import GRID_FEATURES, MIC_FEATURES, MODEL_ROLES  # noqa: E402
-from aligner.model import ModelConfig, save_weights  # noqa: E402
+from aligner.model import ModelConfig, load_weights, save_weights  # noqa: E402
 from aligner.train import TrainSettings, build_dataset, train  # noqa: E402
 
 VARIANTS = {
@@ -78,15 +80,42 @@ def score(weights: Path, eval_sessions: list) -> dict:
     }
 
 
+def run_seed(seed: int, variants: list[str], minutes: float, sessions: int, workers: int, out: Path,
+             log) -> dict[str, dict]:
+    """Train every variant on one seed's training set and score it; returns the figures by variant (no RTF)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        eval_sessions = list(accuracy.sessions(False, Path(tmp), {"generated", "real hits"}))
+        examples = build_dataset([seed * 100_000 + i for i in range(sessions)], workers, log)
+        results = {}
+        for name in variants:
+            settings = TrainSettings(seed=seed, steps=10 ** 9, minutes=minutes)
+            model = train(VARIANTS[name], settings, examples, log)
+            path = save_weights(model, out / weights_name(name, seed),
+                                {"variant": name, "seed": seed, "minutes": minutes})
+            figures = score(path, eval_sessions)
+            figures["params"] = sum(p.numel() for p in model.parameters())
+            results[name] = figures
+            log(f"{name}, seed {seed}: {figures}")
+    return results
+
+
+def weights_name(variant: str, seed: int) -> str:
+    """File name of one trained variant."""
+    return f"{variant.replace(' ', '_').replace('+', 'with')}-seed{seed}.safetensors"
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Train, score and print the table; returns the figures by variant."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=15.0, help="CPU minutes of training per variant and seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--sessions", type=int, default=320)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="processes generating training data")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds trained at once, one process each (training runs on one thread)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--keep", type=Path, help="keep the trained weights here")
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)  # a --jobs child writes its figures here
     args = parser.parse_args(argv)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     variants = [v.strip() for v in args.variants.split(",")]
@@ -94,24 +123,22 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        eval_sessions = list(accuracy.sessions(False, Path(tmp), {"generated", "real hits"}))
+        if args.json:  # a child of --jobs: one seed, figures to a file
+            figures = {s: run_seed(s, variants, args.minutes, args.sessions, args.workers, out, log)
+                       for s in args.seeds}
+            args.json.write_text(json.dumps(figures))
+            return figures
+        per_seed = _train_seeds(args, variants, out, Path(tmp), log)
         for seed in args.seeds:
-            examples = build_dataset([seed * 100_000 + i for i in range(args.sessions)], args.workers, log)
             for name in variants:
-                settings = TrainSettings(seed=seed, steps=10 ** 9, minutes=args.minutes)
-                model = train(VARIANTS[name], settings, examples, log)
-                stem = name.replace(" ", "_").replace("+", "with")
-                path = save_weights(model, out / f"{stem}-seed{seed}.safetensors",
-                                    {"variant": name, "seed": seed, "minutes": args.minutes})
-                figures = score(path, eval_sessions)
-                figures["params"] = sum(p.numel() for p in model.parameters())
-                figures["rtf"] = real_time_factor(model)
+                figures = per_seed[seed][name]
+                # measured after all training, so a parallel job does not slow it down
+                figures["rtf"] = real_time_factor(load_weights(out / weights_name(name, seed))[0])
                 results[name].append(figures)
-                log(f"{name}, seed {seed}: {figures}")
     print(f"\nAblation: {args.minutes:g} CPU-minutes of training per variant and seed, seeds {args.seeds}, "
           f"{args.sessions} training sessions; mean over seeds [min-max]")
     keys = ("F5", "lines", "lines 30-50%", "lines 50-70%", "anchors<=1ms")
-    print(f"{'variant':<22}{'params':>8}{'RTF':>8}" + "".join(f"{k:>22}" for k in keys))
+    print(f"{'variant':<26}{'params':>8}{'RTF':>8}" + "".join(f"{k:>22}" for k in keys))
     for name, rows in results.items():
         if not rows:
             continue
@@ -119,9 +146,34 @@ def main(argv: list[str] | None = None) -> dict:
         for k in keys:
             v = np.array([r[k] for r in rows])
             cells.append(f"{v.mean():.3f} [{v.min():.3f}-{v.max():.3f}]")
-        print(f"{name:<22}{rows[0]['params']:>8}{np.mean([r['rtf'] for r in rows]):>8.0f}"
+        print(f"{name:<26}{rows[0]['params']:>8}{np.mean([r['rtf'] for r in rows]):>8.0f}"
               + "".join(f"{c:>22}" for c in cells))
     return results
+
+
+def _train_seeds(args, variants: list[str], out: Path, tmp: Path, log) -> dict[int, dict[str, dict]]:
+    """Each seed's figures by variant: in this process, or with ``--jobs N`` in N child processes at once."""
+    if args.jobs <= 1:
+        return {s: run_seed(s, variants, args.minutes, args.sessions, args.workers, out, log) for s in args.seeds}
+    children = []
+    for i, seed in enumerate(args.seeds):
+        if len(children) >= args.jobs:
+            _wait(children.pop(0))
+        cmd = [sys.executable, __file__, "--seeds", str(seed), "--minutes", str(args.minutes),
+               "--sessions", str(args.sessions), "--workers", "1", "--variants", ",".join(variants),
+               "--keep", str(out), "--json", str(tmp / f"seed{seed}.json")]
+        children.append(subprocess.Popen(cmd))
+    for child in children:
+        _wait(child)
+    per_seed = {}
+    for seed in args.seeds:
+        per_seed.update({int(k): v for k, v in json.loads((tmp / f"seed{seed}.json").read_text()).items()})
+    return per_seed
+
+
+def _wait(child: subprocess.Popen) -> None:
+    if child.wait() != 0:
+        raise SystemExit(f"ablation: a training job failed (exit {child.returncode}): {' '.join(child.args)}")
 
 
 if __name__ == "__main__":
