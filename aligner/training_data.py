@@ -25,9 +25,9 @@ from aligner.roles import role_from_name
 from aligner.synth import DRUM_CLASS, MicSpec, SynthConfig, SynthSession, near_drum, render_strokes
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
-__all__ = ["REALDATA", "GMD_FOLDER", "ONESHOTS_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE", "Example",
-           "random_mics",
-           "random_session", "session_example", "targets"]
+__all__ = ["REALDATA", "GMD_FOLDER", "ONESHOTS_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE",
+           "VALIDATION_SEED_BASE", "Example", "random_mics", "random_session", "session_example", "targets",
+           "training_takes"]
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 GMD_FOLDER = REALDATA / "midi" / "gmd"
@@ -40,6 +40,9 @@ HELD_OUT_GMD_TAKES = (
     "drummer8/session1/10_neworleans-funk_82_beat_4-4.mid",
 )
 TEST_SEED_BASE = 1_000_000
+#: Seeds from here (below TEST_SEED_BASE) are for choosing decoding settings; training uses ``seed * 100_000 + i``
+#: for its own seed, so only a training seed of 5 would reach them.
+VALIDATION_SEED_BASE = 500_000
 _RATES = (44100, 48000, 88200, 96000)
 _RATE_WEIGHTS = (0.35, 0.45, 0.1, 0.1)
 
@@ -122,7 +125,7 @@ def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3) 
     rate = int(rng.choice(_RATES, p=_RATE_WEIGHTS))
     cfg = SynthConfig(seed=seed, sample_rate_hz=rate, mics=random_mics(rng), kit_variety=1.0,
                       noise_db=float(rng.uniform(-95, -60)), oneshots=str(ONESHOTS_FOLDER))
-    takes = _training_takes()
+    takes = training_takes()
     origin = int(rng.integers(0, rate // 2))
     if takes and rng.random() < gmd_share:
         from aligner.realkit import gmd_strokes
@@ -145,7 +148,8 @@ def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3) 
     return render_strokes(cfg, tempo_map, origin, strokes, length), swing
 
 
-def _training_takes() -> list[Path]:
+def training_takes() -> list[Path]:
+    """The GMD takes training may draw timing from (all but :data:`HELD_OUT_GMD_TAKES`); empty without the data."""
     if not GMD_FOLDER.exists():
         return []
     held = {GMD_FOLDER / t for t in HELD_OUT_GMD_TAKES}

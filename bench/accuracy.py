@@ -11,6 +11,10 @@ Sessions (fixed, so runs compare; none of them is used in training):
 - real hits: MuldjordKit's 16-mic hits played with held-out Groove MIDI Dataset takes (20 s of each), when
   ``../shared/realdata`` is present. The neural model never heard these hits nor these takes.
 
+``--groups validation`` (not run by default) scores the sessions on which decoding settings are chosen, so that
+the sessions above stay a test: generated seeds 500000-500005 and MuldjordKit's hits played with the 10 GMD takes
+that training draws timing from (the model never heard MuldjordKit).
+
 Columns: detection F-measure per drum class at ±5 and ±25 ms (mir_eval; the baseline has no classes, so only its
 "all" column); line assignment: share of true strokes found within 25 ms whose event went to the stroke's true line,
 overall and for strokes 30-50 % and 50-70 % of a step off; share of true anchors within 1 ms of their line after
@@ -42,7 +46,8 @@ from aligner.planner import make_plan  # noqa: E402
 from aligner.render import render_stems  # noqa: E402
 from aligner.roles import assign_roles  # noqa: E402
 from aligner.synth import DRUM_CLASS, SynthConfig, SynthSession, synthesise, truth_events, write_session  # noqa: E402
-from aligner.training_data import HELD_OUT_GMD_TAKES, TEST_SEED_BASE, random_session  # noqa: E402
+from aligner.training_data import (HELD_OUT_GMD_TAKES, TEST_SEED_BASE, VALIDATION_SEED_BASE,  # noqa: E402
+                                   random_session, training_takes)
 from grid import SessionGrid, grid_lines, line_samples  # noqa: E402
 from session_io import read_session  # noqa: E402
 from session_io.audio import SessionReader  # noqa: E402
@@ -226,17 +231,23 @@ def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hit
     for k in range(3 if quick else 8) if "generated" in groups else ():
         syn, swing = random_session(TEST_SEED_BASE + k)
         yield "generated", f"seed {TEST_SEED_BASE + k}", syn, write_session(syn, tmp / f"gen{k}"), swing
+    for k in range(6) if "validation" in groups else ():
+        syn, swing = random_session(VALIDATION_SEED_BASE + k)
+        yield "validation", f"seed {VALIDATION_SEED_BASE + k}", syn, write_session(syn, tmp / f"val{k}"), swing
     kit = REALDATA / "drums" / "muldjordkit"
-    if "real hits" not in groups:
+    if not set(groups) & {"real hits", "validation"}:
         return
     if not kit.exists():
         print(f"(real-hit sessions skipped: {kit} not present)")
         return
     from aligner.realkit import session_from_gmd
 
-    for take in HELD_OUT_GMD_TAKES[: 2 if quick else None]:
+    for i, take in enumerate(HELD_OUT_GMD_TAKES[: 2 if quick else None] if "real hits" in groups else ()):
         syn = session_from_gmd(REALDATA / "midi" / "gmd" / take, kit, duration_s=20.0)
-        yield "real hits", take, syn, write_session(syn, tmp / Path(take).stem), 0.0
+        yield "real hits", take, syn, write_session(syn, tmp / f"real{i}"), 0.0
+    for i, take in enumerate(training_takes() if "validation" in groups else ()):
+        syn = session_from_gmd(take, kit, duration_s=20.0)
+        yield "validation", take.name, syn, write_session(syn, tmp / f"valreal{i}"), 0.0
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -245,7 +256,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="fewer sessions per group")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, from: " + ", ".join(METHODS))
     parser.add_argument("--weights", default=None, help="neural model file to evaluate instead of the shipped one")
-    parser.add_argument("--groups", default="synthetic,generated,real hits")
+    parser.add_argument("--groups", default="synthetic,generated,real hits",
+                        help="from: synthetic, generated, real hits, validation")
+    parser.add_argument("--no-render", action="store_true",
+                        help="skip rendering stems (and the inter-mic offset check): faster")
     args = parser.parse_args(argv)
     global WEIGHTS
     WEIGHTS = args.weights
@@ -255,7 +269,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for group, name, syn, folder, swing in sessions(args.quick, Path(tmp), groups):
             for method in methods:
-                evaluate(syn, folder, method, results.setdefault((group, method), Scores()), swing)
+                evaluate(syn, folder, method, results.setdefault((group, method), Scores()), swing,
+                         render=not args.no_render)
             print(f"  evaluated {group}: {name}", file=sys.stderr)
     print_tables(results)
     return results
