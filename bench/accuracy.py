@@ -203,7 +203,9 @@ def evaluate(syn: SynthSession, folder: Path, method: str, scores: Scores, swing
         scores.anchors_ok += dest is not None and abs(dest - line) <= tolerance
     step = max(1, round(0.0005 * rate))
     for stroke in syn.strokes:
-        played = [plan.times_played(p) for p in range(stroke.sample, stroke.sample + round(0.01 * rate), step)]
+        # the first 10 ms, within the session (a real-hit excerpt can end just after a stroke)
+        end = min(stroke.sample + round(0.01 * rate), session.length_samples)
+        played = [plan.times_played(p) for p in range(stroke.sample, end, step)] or [1]
         scores.twice += max(played) > 1
         scores.dropped += min(played) < 1
     if not render:
