@@ -48,8 +48,8 @@ class NeuralSettings:
 
     threshold: float = 0.5
     peak_frames: int = 2  # a stroke is the highest frame within ±10 ms of its class
-    window_before_ms: float = 10.0  # where the refinement looks for the attack around the model's frame
-    window_after_ms: float = 8.0
+    window_before_ms: float = 5.0  # where the refinement looks for the attack around the model's frame (±1 frame;
+    window_after_ms: float = 5.0  # wider windows reach other drums' bleed: chosen on the validation sessions)
     # A stroke of the same class this soon after another whose own mic rises less than this is the first stroke still
     # sounding (a real floor tom's body swells 20-30 ms after its attack and the model hears a second stroke), not
     # a new one. Chosen on the validation sessions (bench/accuracy.py --groups validation).
