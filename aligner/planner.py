@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from aligner.detect import DetectorSettings, level_rise
 from aligner.events import Event
 from aligner.plan import EditPlan, Segment
 from grid import ms2samples
@@ -65,6 +66,31 @@ def _shape(reader: SessionReader, a_start: int, b_start: int, length: int) -> st
     if a_start == b_start:
         return "equal_gain"
     return "equal_gain" if _correlated(reader, a_start, b_start, length) else "equal_power"
+
+
+def _last_onset(reader: SessionReader, start: int, stop: int) -> int | None:
+    """The latest sample in [start, stop) where any mic's level rises as a stroke's attack does (the classic
+    detector's rise over its hold window), or None. Keeps strokes no detector reported out of gap fills and out of
+    the stretches an overlap removes."""
+    s = DetectorSettings()
+    rate = reader.session.sample_rate_hz
+    hop = max(1, round(s.frame_ms / 1000 * rate))
+    hold = max(2, round(s.hold_ms / 1000 * rate / hop))
+    lo = max(0, start - (hold + 3) * hop)
+    if stop - lo < (hold + 4) * hop:
+        return None
+    audio = reader.read_all(lo, stop)
+    frames = (len(audio) - 1) // hop
+    slope = np.abs(np.diff(audio[: frames * hop + 1], axis=0, prepend=audio[:1]))[: frames * hop]
+    peaks = slope.reshape(frames, hop, -1).max(axis=1)  # (frames, channels)
+    db = 20 * np.log10(peaks.astype(np.float64) + 1e-12)
+    # a rise counts only within 40 dB of the channel's loudest here and above the noise floor
+    gate = np.maximum(db.max(axis=0) - 40.0, -80.0)
+    first = (start - lo) // hop
+    found = [f for ch in range(db.shape[1])
+             for f in np.flatnonzero((level_rise(db[:, ch], hold) >= s.rise_db) & (db[:, ch] >= gate[ch]))
+             if f >= first]
+    return lo + max(found) * hop if found else None
 
 
 def _quietest_cut(reader: SessionReader, lo: int, hi: int, fade: int) -> int:
@@ -168,6 +194,9 @@ def make_plan(session, events: list[Event], reader: SessionReader,
 
         if wanted < 0:  # overlap: shorten what comes before
             keep_until = max(prev.strokes_latest + guard, build.src_start + build.fade_in)
+            hidden = _last_onset(reader, keep_until - guard, cut - fade)  # a stroke no detector reported
+            if hidden is not None:
+                keep_until = max(keep_until, hidden + guard)
             overlap = min(-wanted, max(cut - fade - keep_until, 0))
             if overlap < -wanted:
                 lead.flags.append(f"moved {overlap / rate * 1000:.1f} of {-wanted / rate * 1000:.1f} ms earlier: "
@@ -258,9 +287,12 @@ def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade
     best = None
     for unit, end in list(zip(done, ends))[::-1][: look_back + 1]:
         start = max(unit.strokes_latest + guard, 0)
+        needed = wanted + fade + (0 if end == cut else min(fade, wanted))
+        hidden = _last_onset(reader, max(start, end - needed), end)  # a stroke no detector reported
+        if hidden is not None:
+            start = hidden + guard
         if end - start < 3 * fade:
             continue
-        needed = wanted + fade + (0 if end == cut else min(fade, wanted))
         looped = end - start < needed
         used = end - min(end - start, needed)
         mismatch = abs(_rms_db(reader, used, end) - target_db)

@@ -37,3 +37,31 @@ def test_a_partly_reduced_earlier_move_near_the_end_never_runs_past_it(tmp_path)
     # gap fill replays decay, never a stroke; the second stroke now falls past the end, as the flag says
     assert all(plan.times_played(p) == 1 for p in range(40_000, 40_480))
     assert all(plan.times_played(p) == 0 for p in range(42_500, 42_980))
+
+
+def _decaying_hits(length: int, hits: list[int], seed: int = 2) -> np.ndarray:
+    """Noise bursts at ``hits`` (samples), each decaying over ~40 ms, on a quiet noise floor; (length, 1)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1e-4, 1e-4, length)
+    for h in hits:
+        n = min(length - h, 9600)
+        x[h:h + n] += rng.uniform(-0.5, 0.5, n) * np.exp(-np.arange(n) / 2000.0)
+    return x[:, None]
+
+
+def test_a_stroke_no_detector_reported_is_neither_replayed_by_a_gap_fill_nor_cut_out(tmp_path):
+    # strokes at 20000 and 60000 are events; the one at 58600 was missed (a soft ghost, say). Moving the second
+    # event 1500 samples later needs filler: the decay just before its cut holds the missed stroke, so the filler
+    # must come from elsewhere. Moving it earlier instead must not cut the missed stroke out.
+    length = 96_000
+    folder = tmp_path / "s"
+    folder.mkdir()
+    write_audio(folder / "snare.wav", _decaying_hits(length, [20_000, 58_600, 60_000]))
+    session = read_session(folder)
+    for shift in (1_500, -1_500):
+        first, second = _event(20_000, 0, 1), _event(60_000, shift, 2)
+        with SessionReader(session) as reader:
+            plan = make_plan(session, [first, second], reader)
+        assert plan.validate() is plan
+        played = {plan.times_played(p) for p in range(58_600, 58_600 + 480)}
+        assert played == {1}, (shift, played, [f for f in second.flags])
