@@ -68,29 +68,31 @@ def _shape(reader: SessionReader, a_start: int, b_start: int, length: int) -> st
     return "equal_gain" if _correlated(reader, a_start, b_start, length) else "equal_power"
 
 
-def _last_onset(reader: SessionReader, start: int, stop: int) -> int | None:
-    """The latest sample in [start, stop) where any mic's level rises as a stroke's attack does (the classic
-    detector's rise over its hold window), or None. Keeps strokes no detector reported out of gap fills and out of
-    the stretches an overlap removes."""
+def _onset_margin(rate: int) -> int:
+    """Samples of past that :func:`_last_onset` needs before the first sample it checks."""
     s = DetectorSettings()
-    rate = reader.session.sample_rate_hz
+    hop = max(1, round(s.frame_ms / 1000 * rate))
+    return (max(2, round(s.hold_ms / 1000 * rate / hop)) + 3) * hop
+
+
+def _last_onset(audio: np.ndarray, first: int, rate: int) -> int | None:
+    """The latest index ≥ ``first`` of ``audio`` (samples, all mics) where any mic's level rises as a stroke's attack
+    does (the classic detector's rise over its hold window), or None; ``first`` must be at least
+    :func:`_onset_margin` into ``audio``. Keeps strokes no detector reported out of gap fills and out of the
+    stretches an overlap removes."""
+    s = DetectorSettings()
     hop = max(1, round(s.frame_ms / 1000 * rate))
     hold = max(2, round(s.hold_ms / 1000 * rate / hop))
-    lo = max(0, start - (hold + 3) * hop)
-    if stop - lo < (hold + 4) * hop:
-        return None
-    audio = reader.read_all(lo, stop)
     frames = (len(audio) - 1) // hop
-    slope = np.abs(np.diff(audio[: frames * hop + 1], axis=0, prepend=audio[:1]))[: frames * hop]
-    peaks = slope.reshape(frames, hop, -1).max(axis=1)  # (frames, channels)
-    db = 20 * np.log10(peaks.astype(np.float64) + 1e-12)
-    # a rise counts only within 40 dB of the channel's loudest here and above the noise floor
+    if frames < hold + 4 or first >= frames * hop:
+        return None
+    slope = np.abs(np.diff(audio[: frames * hop + 1], axis=0))
+    db = 20 * np.log10(slope.reshape(frames, hop, -1).max(axis=1) + np.float32(1e-12))  # (frames, mics)
+    # a rise counts only within 40 dB of the mic's loudest here and above the noise floor
     gate = np.maximum(db.max(axis=0) - 40.0, -80.0)
-    first = (start - lo) // hop
-    found = [f for ch in range(db.shape[1])
-             for f in np.flatnonzero((level_rise(db[:, ch], hold) >= s.rise_db) & (db[:, ch] >= gate[ch]))
-             if f >= first]
-    return lo + max(found) * hop if found else None
+    onset = (level_rise(db, hold) >= s.rise_db) & (db >= gate)
+    found = np.flatnonzero(onset[first // hop:].any(axis=1))
+    return (first // hop + int(found[-1])) * hop if len(found) else None
 
 
 def _quietest_cut(reader: SessionReader, lo: int, hi: int, fade: int) -> int:
@@ -194,9 +196,12 @@ def make_plan(session, events: list[Event], reader: SessionReader,
 
         if wanted < 0:  # overlap: shorten what comes before
             keep_until = max(prev.strokes_latest + guard, build.src_start + build.fade_in)
-            hidden = _last_onset(reader, keep_until - guard, cut - fade)  # a stroke no detector reported
+            # a stroke no detector reported in the stretch the move would remove
+            lo = max(keep_until - guard, cut + wanted - 2 * fade, 0)
+            margin = min(lo, _onset_margin(rate))
+            hidden = _last_onset(reader.read_all(lo - margin, cut - fade), margin, rate) if lo < cut - fade else None
             if hidden is not None:
-                keep_until = max(keep_until, hidden + guard)
+                keep_until = max(keep_until, lo - margin + hidden + guard)
             overlap = min(-wanted, max(cut - fade - keep_until, 0))
             if overlap < -wanted:
                 lead.flags.append(f"moved {overlap / rate * 1000:.1f} of {-wanted / rate * 1000:.1f} ms earlier: "
@@ -269,8 +274,7 @@ def _label(event: Event) -> str:
     return f"event at line {event.line.bar}|{event.line.index_in_bar + 1}"
 
 
-def _rms_db(reader: SessionReader, start: int, stop: int) -> float:
-    audio = reader.read_all(start, stop)
+def _rms_db(audio: np.ndarray) -> float:
     return 10 * math.log10(float(np.mean(np.square(audio, dtype=np.float64))) + 1e-20)
 
 
@@ -283,19 +287,25 @@ def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade
     cut wins (looping a short one costs 3 dB), so the fill neither drops out nor jumps up.
     """
     ends = [u.cut for u in done[1:]] + [cut]
-    target_db = _rms_db(reader, cut - 5 * fade, cut)
+    rate = reader.session.sample_rate_hz
+    target_db = _rms_db(reader.read_all(cut - 5 * fade, cut))
     best = None
     for unit, end in list(zip(done, ends))[::-1][: look_back + 1]:
         start = max(unit.strokes_latest + guard, 0)
-        needed = wanted + fade + (0 if end == cut else min(fade, wanted))
-        hidden = _last_onset(reader, max(start, end - needed), end)  # a stroke no detector reported
-        if hidden is not None:
-            start = hidden + guard
         if end - start < 3 * fade:
             continue
+        needed = wanted + fade + (0 if end == cut else min(fade, wanted))
+        lo = max(start, end - needed)
+        margin = min(lo, _onset_margin(rate))
+        audio = reader.read_all(lo - margin, end)
+        hidden = _last_onset(audio, margin, rate)  # a stroke no detector reported
+        if hidden is not None:
+            start = lo - margin + hidden + guard
+            if end - start < 3 * fade:
+                continue
         looped = end - start < needed
         used = end - min(end - start, needed)
-        mismatch = abs(_rms_db(reader, used, end) - target_db)
+        mismatch = abs(_rms_db(audio[used - (lo - margin):]) - target_db)
         score = mismatch + (3.0 if looped else 0.0)
         if best is None or score < best[0]:
             best = (score, (start, end), looped, mismatch)
