@@ -197,7 +197,7 @@ def make_plan(session, events: list[Event], reader: SessionReader,
         if wanted < 0:  # overlap: shorten what comes before
             keep_until = max(prev.strokes_latest + guard, build.src_start + build.fade_in)
             # a stroke no detector reported in the stretch the move would remove
-            lo = max(keep_until - guard, cut + wanted - 2 * fade, 0)
+            lo = max(keep_until - guard, cut + wanted - 2 * fade - guard, 0)  # its ring reaches guard further
             margin = min(lo, _onset_margin(rate))
             hidden = _last_onset(reader.read_all(lo - margin, cut - fade), margin, rate) if lo < cut - fade else None
             if hidden is not None:
