@@ -47,6 +47,9 @@ class Hit:
     line_shift : int
         The detector's choice of grid line relative to the stroke's nearest 16th line (-1, 0, +1); the neural
         detector sets it for strokes played more than half a step off, the classic detector leaves it 0.
+    line_confidence : float or None
+        The neural model's probability (0-1) for that choice; None from the classic detector, whose events are
+        judged by their distance to the line instead.
     """
 
     position: int
@@ -55,6 +58,7 @@ class Hit:
     strength: float
     peak: float
     line_shift: int = 0
+    line_confidence: float | None = None
 
 
 @dataclass(frozen=True)

@@ -200,8 +200,11 @@ def make_events(hits: list[Hit], grid: SessionGrid, length_samples: int, setting
             event.conform, event.reason = False, "exclude-within"
         else:
             event.target = anchor.position + round_half_up(offset * settings.strength_pct / 100)
-        ratio = abs(offset) / step if step else 0.0
-        timing = min(1.0, max(0.0, (0.5 - ratio) / 0.25))
+        if anchor.line_confidence is not None:  # the model chose the line: as sure as it was (0.5 or less -> 0)
+            timing = min(1.0, max(0.0, (anchor.line_confidence - 0.5) / 0.4))
+        else:  # by distance: sure within a quarter step, unsure toward half a step, where the nearest line may be wrong
+            ratio = abs(offset) / step if step else 0.0
+            timing = min(1.0, max(0.0, (0.5 - ratio) / 0.25))
         loudness = min(1.0, anchor.strength / 0.1)
         event.confidence = round(timing * loudness, 3)
         events.append(event)

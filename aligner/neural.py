@@ -196,7 +196,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     rises = [level_rise(20 * np.log10(e + np.float32(1e-12)), hold) for e in envelopes]
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
     after = round(settings.window_after_ms / 1000 * rate / env_hop)
-    found: list[tuple[int, str, int, float, int]] = []
+    found: list[tuple[int, str, int, float, int, float | None]] = []
     ring = round(settings.ring_ms / 1000 * rate)
     last: dict[str, int] = {}  # latest stroke position per class
     peaks = {drum: _peaks(onsets[c], settings.threshold, settings.peak_frames) for c, drum in enumerate(CLASSES)}
@@ -221,13 +221,14 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 if best[3] < settings.ring_rise_db and last.get(drum, -ring) > best[0] - ring:
                     continue
                 last[drum] = best[0]
-                shift = LINE_SHIFTS[int(np.argmax(lines[:, f]))] if division == "1/16" else 0
-                found.append((best[0], drum, best[1], best[2], shift))
+                choice = int(np.argmax(lines[:, f]))
+                shift, sure = (LINE_SHIFTS[choice], round(float(lines[choice, f]), 4)) if division == "1/16" else (0, None)
+                found.append((best[0], drum, best[1], best[2], shift, sure))
     loudest: dict[int, float] = {}
-    for _, _, ti, peak, _ in found:
+    for _, _, ti, peak, _, _ in found:
         loudest[ti] = max(loudest.get(ti, 0.0), peak)
-    hits = [Hit(pos, drum, ti, round(peak / loudest[ti], 6) if loudest[ti] > 0 else 0.0, round(peak, 6), shift)
-            for pos, drum, ti, peak, shift in found]
+    hits = [Hit(pos, drum, ti, round(peak / loudest[ti], 6) if loudest[ti] > 0 else 0.0, round(peak, 6), shift, sure)
+            for pos, drum, ti, peak, shift, sure in found]
     if division != "1/16":
         log.info("%s: the neural model chooses lines on 16ths only; on %s each stroke goes to its nearest line",
                  session.name, division)

@@ -284,3 +284,13 @@ def test_a_real_floor_toms_swelling_body_is_not_a_second_stroke(tmp_path):
     truth = [st.sample for st in syn.strokes if st.drum == "floor_tom"]
     extra = [p for p in toms if not any(abs(p - t) <= 220 for t in truth)]  # 5 ms at 44.1 kHz
     assert len(truth) >= 5 and len(extra) <= 1, (truth, toms)
+
+
+def test_neural_event_confidence_is_the_models_certainty_about_the_line(neural_aligned):
+    # distance to the line says nothing about a line the model chose: a stroke 45 % off that the model is sure of is
+    # not doubtful, and the review list is not filled with right decisions
+    *_, events = neural_aligned
+    assert all(0.0 <= h.line_confidence <= 1.0 for e in events for h in e.strokes)
+    far_sure = [e for e in events if abs(e.line.sample - e.anchor.position) > 0.375 * e.step_samples
+                and e.anchor.line_confidence >= 0.9 and e.anchor.strength >= 0.1]
+    assert len(far_sure) >= 3 and all(e.confidence == 1.0 and not e.doubtful for e in far_sure)
