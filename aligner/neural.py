@@ -222,7 +222,9 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                     continue
                 last[drum] = best[0]
                 choice = int(np.argmax(lines[:, f]))
-                shift, sure = (LINE_SHIFTS[choice], round(float(lines[choice, f]), 4)) if division == "1/16" else (0, None)
+                shift, sure = LINE_SHIFTS[choice], round(float(lines[choice, f]), 4)
+                if division != "1/16":
+                    shift, sure = 0, None
                 found.append((best[0], drum, best[1], best[2], shift, sure))
     loudest: dict[int, float] = {}
     for _, _, ti, peak, _, _ in found:
