@@ -24,7 +24,8 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes", "level_rise", "refine_attack"]
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes", "slope_peaks", "level_rise",
+           "refine_attack"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,20 @@ class DetectorSettings:
     overhead_explained_ms: float = 20.0
     overhead_min_strength: float = 0.15
 
+    def frames(self, rate: int) -> tuple[int, int]:
+        """The envelope's frame length (samples) and the level-rise hold window (frames) at ``rate``."""
+        hop = max(1, round(self.frame_ms / 1000 * rate))
+        return hop, max(2, round(self.hold_ms / 1000 * rate / hop))
+
+
+def slope_peaks(audio: np.ndarray, hop: int, before: np.ndarray | None = None) -> np.ndarray:
+    """Peak magnitude of the first difference (attacks are broadband, the decays under them mostly low) per
+    ``hop``-sample frame and channel of ``audio`` (samples, channels): (len(audio) // hop, channels). ``before`` is
+    the sample just before ``audio`` (its first sample if not given, a zero slope)."""
+    slope = np.abs(np.diff(audio, axis=0, prepend=audio[:1] if before is None else before))
+    frames = len(slope) // hop
+    return slope[:frames * hop].reshape(frames, hop, -1).max(axis=1)
+
 
 def mic_envelopes(session: Session, hop: int, progress=None,
                   loudness: dict[str, float | None] | None = None) -> list[np.ndarray]:
@@ -112,12 +127,10 @@ def mic_envelopes(session: Session, hop: int, progress=None,
                 if pad:
                     data = np.concatenate([data, np.zeros((pad, data.shape[1]), dtype=data.dtype)])
                 for ti, t in tracks:
-                    # first difference: attacks are broadband, the decays under them mostly low
                     mic = data[:, list(t.channel_indices)]
                     edge = previous.get(ti, mic[:1])
                     previous[ti] = mic[-1:]
-                    magnitude = np.max(np.abs(np.diff(mic, axis=0, prepend=edge)), axis=1)
-                    parts[ti].append(magnitude.reshape(-1, hop).max(axis=1))
+                    parts[ti].append(slope_peaks(mic, hop, edge).max(axis=1))
                 if progress is not None:
                     progress(stop - start)
         if meter is not None:
@@ -163,8 +176,7 @@ def level_rise(db: np.ndarray, hold: int) -> np.ndarray:
 def _frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[int]:
     """The first frame of the rise of every onset of one mic's frame peaks (its level is measured on the waveform
     by :func:`refine_attack`)."""
-    frames_per_ms = rate / 1000 / hop
-    hold = max(2, round(s.hold_ms * frames_per_ms))
+    hold = s.frames(rate)[1]
     if len(peaks) < hold + 4:
         return []
     db = 20 * np.log10(peaks + np.float32(1e-12))  # float32 throughout: memory is a few bytes per ms of audio
@@ -273,7 +285,7 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
         Sorted by position.
     """
     rate = session.sample_rate_hz
-    hop = max(1, round(settings.frame_ms / 1000 * rate))
+    hop = settings.frames(rate)[0]
     envelopes = mic_envelopes(session, hop, progress, loudness)
     ms = lambda v: round(v / 1000 * rate)  # noqa: E731
     close: list[_Onset] = []

@@ -190,9 +190,8 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     onsets, lines = predict(model, mics, roles, gfeat, settings)
 
     classic = DetectorSettings()
-    env_hop = max(1, round(classic.frame_ms / 1000 * rate))
+    env_hop, hold = classic.frames(rate)
     envelopes = mic_envelopes(session, env_hop, progress, loudness)
-    hold = max(2, round(classic.hold_ms / 1000 * rate / env_hop))
     rises = [level_rise(20 * np.log10(e + np.float32(1e-12)), hold) for e in envelopes]
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
     after = round(settings.window_after_ms / 1000 * rate / env_hop)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aligner.detect import DetectorSettings, level_rise
+from aligner.detect import DetectorSettings, level_rise, slope_peaks
 from aligner.events import Event
 from aligner.plan import EditPlan, Segment
 from grid import ms2samples
@@ -70,9 +70,8 @@ def _shape(reader: SessionReader, a_start: int, b_start: int, length: int) -> st
 
 def _onset_margin(rate: int) -> int:
     """Samples of past that :func:`_last_onset` needs before the first sample it checks."""
-    s = DetectorSettings()
-    hop = max(1, round(s.frame_ms / 1000 * rate))
-    return (max(2, round(s.hold_ms / 1000 * rate / hop)) + 3) * hop
+    hop, hold = DetectorSettings().frames(rate)
+    return (hold + 3) * hop
 
 
 def _last_onset(audio: np.ndarray, first: int, rate: int) -> int | None:
@@ -81,13 +80,11 @@ def _last_onset(audio: np.ndarray, first: int, rate: int) -> int | None:
     :func:`_onset_margin` into ``audio``. Keeps strokes no detector reported out of gap fills and out of the
     stretches an overlap removes."""
     s = DetectorSettings()
-    hop = max(1, round(s.frame_ms / 1000 * rate))
-    hold = max(2, round(s.hold_ms / 1000 * rate / hop))
+    hop, hold = s.frames(rate)
     frames = (len(audio) - 1) // hop
     if frames < hold + 4 or first >= frames * hop:
         return None
-    slope = np.abs(np.diff(audio[: frames * hop + 1], axis=0))
-    db = 20 * np.log10(slope.reshape(frames, hop, -1).max(axis=1) + np.float32(1e-12))  # (frames, mics)
+    db = 20 * np.log10(slope_peaks(audio[1:], hop, before=audio[:1]) + np.float32(1e-12))  # (frames, mics)
     # a rise counts only within 40 dB of the mic's loudest here and above the noise floor
     gate = np.maximum(db.max(axis=0) - 40.0, -80.0)
     onset = (level_rise(db, hold) >= s.rise_db) & (db >= gate)
