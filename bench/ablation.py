@@ -80,22 +80,24 @@ def score(weights: Path, eval_sessions: list) -> dict:
     }
 
 
-def run_seed(seed: int, variants: list[str], minutes: float, sessions: int, workers: int, out: Path,
-             log) -> dict[str, dict]:
-    """Train every variant on one seed's training set and score it; returns the figures by variant (no RTF)."""
+def run_seeds(seeds: list[int], variants: list[str], minutes: float, sessions: int, workers: int, out: Path,
+              log) -> dict[int, dict[str, dict]]:
+    """Train every variant on each seed's training set and score it (the held-out sessions are made once); returns
+    the figures by seed and variant (no RTF)."""
+    results: dict[int, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         eval_sessions = list(accuracy.sessions(False, Path(tmp), {"generated", "real hits"}))
-        examples = build_dataset([seed * 100_000 + i for i in range(sessions)], workers, log)
-        results = {}
-        for name in variants:
-            settings = TrainSettings(seed=seed, steps=10 ** 9, minutes=minutes)
-            model = train(VARIANTS[name], settings, examples, log)
-            path = save_weights(model, out / weights_name(name, seed),
-                                {"variant": name, "seed": seed, "minutes": minutes})
-            figures = score(path, eval_sessions)
-            figures["params"] = sum(p.numel() for p in model.parameters())
-            results[name] = figures
-            log(f"{name}, seed {seed}: {figures}")
+        for seed in seeds:
+            examples = build_dataset([seed * 100_000 + i for i in range(sessions)], workers, log)
+            for name in variants:
+                settings = TrainSettings(seed=seed, steps=10 ** 9, minutes=minutes)
+                model = train(VARIANTS[name], settings, examples, log)
+                path = save_weights(model, out / weights_name(name, seed),
+                                    {"variant": name, "seed": seed, "minutes": minutes})
+                figures = score(path, eval_sessions)
+                figures["params"] = sum(p.numel() for p in model.parameters())
+                results.setdefault(seed, {})[name] = figures
+                log(f"{name}, seed {seed}: {figures}")
     return results
 
 
@@ -124,8 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
         out = args.keep or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         if args.json:  # a child of --jobs: one seed, figures to a file
-            figures = {s: run_seed(s, variants, args.minutes, args.sessions, args.workers, out, log)
-                       for s in args.seeds}
+            figures = run_seeds(args.seeds, variants, args.minutes, args.sessions, args.workers, out, log)
             args.json.write_text(json.dumps(figures))
             return figures
         per_seed = _train_seeds(args, variants, out, Path(tmp), log)
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
 def _train_seeds(args, variants: list[str], out: Path, tmp: Path, log) -> dict[int, dict[str, dict]]:
     """Each seed's figures by variant: in this process, or with ``--jobs N`` in N child processes at once."""
     if args.jobs <= 1:
-        return {s: run_seed(s, variants, args.minutes, args.sessions, args.workers, out, log) for s in args.seeds}
+        return run_seeds(args.seeds, variants, args.minutes, args.sessions, args.workers, out, log)
     children = []
     for i, seed in enumerate(args.seeds):
         if len(children) >= args.jobs:
