@@ -25,7 +25,7 @@ from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
 __all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes", "slope_peaks", "level_rise",
-           "refine_attack"]
+           "frame_onsets", "refine_attack"]
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def level_rise(db: np.ndarray, hold: int) -> np.ndarray:
     return ahead - past
 
 
-def _frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[int]:
+def frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[int]:
     """The first frame of the rise of every onset of one mic's frame peaks (its level is measured on the waveform
     by :func:`refine_attack`)."""
     hold = s.frames(rate)[1]
@@ -295,7 +295,7 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
             if track.role not in CLOSE_ROLES and track.role != "overhead":
                 continue
             onsets = []
-            for frame in _frame_onsets(envelopes[ti], hop, rate, settings):
+            for frame in frame_onsets(envelopes[ti], hop, rate, settings):
                 position, peak = refine_attack(reader, ti, frame * hop, rate, settings)
                 onsets.append(_Onset(ti, track.role, position, peak))
             loudest = max((o.peak for o in onsets), default=0.0)

@@ -6,8 +6,9 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    its nearest 16th line.
 2. A stroke is a frame whose probability is at least ``threshold`` and the highest within ±``peak_frames``.
 3. Its position is the first sample of its attack in the mic that owns its class (the earliest of the drum's close
-   mics; overheads for cymbals or where the drum has no close mic), found as the classic detector does: the frame
-   of the largest level rise near the model's frame in the 0.5 ms envelope, refined on the waveform.
+   mics; overheads for cymbals or where the drum has no close mic), found as the classic detector does: near the
+   model's frame, the classic detector's onset in that mic's 0.5 ms envelope, or without one the frame of the
+   largest level rise, refined on the waveform.
 
 Inference runs on one thread in fixed windows with full context, so the same session gives the same strokes whatever
 the machine's thread count and however long the session is.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.detect import DetectorSettings, Hit, level_rise, mic_envelopes, refine_attack
+from aligner.detect import DetectorSettings, Hit, frame_onsets, level_rise, mic_envelopes, refine_attack
 from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
 from grid import SessionGrid
 from nbd_errors import NbdError
@@ -55,6 +56,10 @@ class NeuralSettings:
     # a new one. Chosen on the validation sessions (bench/accuracy.py --groups validation).
     ring_ms: float = 200.0
     ring_rise_db: float = 3.0
+    # The earliest of a drum's mics that hears an attack places the stroke, but not one more than this before the
+    # attack in the drum's mic that rises most: a drum's own mics hear it within 1-2 ms of each other, so an earlier
+    # attack is another drum's bleed (a second kick drum's mic hearing the snare). Chosen on the validation sessions.
+    own_mic_span_ms: float = 4.0
     context_frames: int = 1100  # more than the model's receptive field, so windows join seamlessly
     window_frames: int = 8192
 
@@ -142,14 +147,23 @@ def _owners(session: Session, drum: str) -> list[int]:
     return close + overheads or list(range(len(session.tracks)))
 
 
-def _attack_frame(rise: np.ndarray, lo: int, hi: int, hold: int) -> tuple[int, float]:
-    """Frame of the first near-largest level rise (:func:`aligner.detect.level_rise`) in ``rise[lo:hi]``, and that
-    rise; frames without a full ``hold`` of past are not looked at."""
+def _attack_frame(rise: np.ndarray, onsets: np.ndarray, centre: int, lo: int, hi: int,
+                  hold: int) -> tuple[int, float]:
+    """Frame of a stroke's attack near envelope frame ``centre``, searched in frames ``lo`` to ``hi``, and how far the
+    level rises there (dB).
+
+    ``onsets`` are the classic detector's onset frames in this mic (:func:`aligner.detect.frame_onsets`): the one
+    nearest ``centre`` wins, at a rise of at least 9 dB (its threshold); without one, the first frame within 3 dB of
+    the largest rise (:func:`aligner.detect.level_rise`). Frames without a full ``hold`` of past are not looked at.
+    """
     lo, hi = max(lo, hold + 2), min(hi, len(rise) - 1)
     if hi <= lo:
         return lo, 0.0
     window = rise[lo:hi]
     best = float(window.max())
+    near = onsets[(onsets >= lo) & (onsets < hi)]
+    if len(near):
+        return int(near[np.argmin(np.abs(near - centre))]), max(best, DetectorSettings.rise_db)
     return lo + int(np.flatnonzero(window >= best - 3.0)[0]), best
 
 
@@ -193,6 +207,8 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     env_hop, hold = classic.frames(rate)
     envelopes = mic_envelopes(session, env_hop, progress, loudness)
     rises = [level_rise(20 * np.log10(e + np.float32(1e-12)), hold) for e in envelopes]
+    onsets_by_mic = [np.asarray(frame_onsets(e, env_hop, rate, classic), dtype=np.int64) for e in envelopes]
+    span = round(settings.own_mic_span_ms / 1000 * rate)
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
     after = round(settings.window_after_ms / 1000 * rate / env_hop)
     found: list[tuple[int, str, int, float, int, float | None]] = []
@@ -211,12 +227,14 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                         np.any(np.abs(frames - f) <= 2 * settings.peak_frames)}
                 free = [ti for ti in owners if _ROLE_CLASS.get(session.tracks[ti].role) not in busy] or owners
                 for ti in free:
-                    frame, rise = _attack_frame(rises[ti], centre - before, centre + after, hold)
+                    frame, rise = _attack_frame(rises[ti], onsets_by_mic[ti], centre, centre - before,
+                                                centre + after, hold)
                     position, peak = refine_attack(reader, ti, frame * env_hop, rate, classic)
                     candidates.append((position, ti, peak, rise))
                 # the earliest mic of the drum that clearly hears an attack owns the stroke
-                strong = [cand for cand in candidates if cand[3] >= 6.0]
-                best = min(strong) if strong else max(candidates, key=lambda cand: cand[3])
+                loudest = max(candidates, key=lambda cand: cand[3])
+                strong = [cand for cand in candidates if cand[3] >= 6.0 and cand[0] >= loudest[0] - span]
+                best = min(strong) if strong else loudest
                 if best[3] < settings.ring_rise_db and last.get(drum, -ring) > best[0] - ring:
                     continue
                 last[drum] = best[0]

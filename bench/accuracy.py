@@ -12,8 +12,8 @@ Sessions (fixed, so runs compare; none of them is used in training):
   ``../shared/realdata`` is present. The neural model never heard these hits nor these takes.
 
 ``--groups validation`` (not run by default) scores the sessions on which decoding settings are chosen, so that
-the sessions above stay a test: generated seeds 500000-500005 and MuldjordKit's hits played with the 10 GMD takes
-that training draws timing from (the model never heard MuldjordKit).
+the sessions above stay a test: generated seeds 500000-500005 (group "validation") and MuldjordKit's hits played
+with the 10 GMD takes that training draws timing from (group "validation real"; the model never heard MuldjordKit).
 
 Columns: detection F-measure per drum class at ±5 and ±25 ms (mir_eval; the baseline has no classes, so only its
 "all" column); line assignment: share of true strokes found within 25 ms whose event went to the stroke's true line,
@@ -249,7 +249,7 @@ def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hit
         yield "real hits", take, syn, write_session(syn, tmp / f"real{i}"), 0.0
     for i, take in enumerate(training_takes() if "validation" in groups else ()):
         syn = session_from_gmd(take, kit, duration_s=20.0)
-        yield "validation", take.name, syn, write_session(syn, tmp / f"valreal{i}"), 0.0
+        yield "validation real", take.name, syn, write_session(syn, tmp / f"valreal{i}"), 0.0
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -266,6 +266,9 @@ def main(argv: list[str] | None = None) -> dict:
     global WEIGHTS
     WEIGHTS = args.weights
     methods = [m.strip() for m in args.methods.split(",")]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(METHODS)}")
     groups = {g.strip() for g in args.groups.split(",")}
     results: dict[tuple[str, str], Scores] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -282,24 +285,24 @@ def print_tables(results: dict) -> None:
     """Print the detection, line-assignment and conforming tables of :func:`main`'s results."""
     print("\nDetection F-measure (stroke-weighted over sessions)")
     head = "".join(f"{c:>8}" for c in CLASSES + ("all",))
-    print(f"{'sessions':<11}{'method':<24}{'window':>7}{head}")
+    print(f"{'sessions':<16}{'method':<24}{'window':>7}{head}")
     for (group, method), s in results.items():
         for label, store in (("±5 ms", s.f5), ("±25 ms", s.f25)):
-            print(f"{group:<11}{method:<24}{label:>7}" + "".join(f"{_mean(store[c]):>8}" for c in CLASSES + ("all",)))
+            print(f"{group:<16}{method:<24}{label:>7}" + "".join(f"{_mean(store[c]):>8}" for c in CLASSES + ("all",)))
 
     print("\nLine assignment (true strokes found within 25 ms whose event is on their true line; strokes counted)")
-    print(f"{'sessions':<11}{'method':<24}" + "".join(f"{k:>16}" for k in ("all", "30-50% off", "50-70% off")))
+    print(f"{'sessions':<16}{'method':<24}" + "".join(f"{k:>16}" for k in ("all", "30-50% off", "50-70% off")))
     for (group, method), s in results.items():
         cells = [f"{s.lines_ok[k] / s.lines[k]:7.1%} of {s.lines[k]:<5}" if s.lines[k] else f"{'-':>16}"
                  for k in ("all", "30-50%", "50-70%")]
-        print(f"{group:<11}{method:<24}" + "".join(f"{c:>16}" for c in cells))
+        print(f"{group:<16}{method:<24}" + "".join(f"{c:>16}" for c in cells))
 
     print("\nConforming (goals: anchors within 1 ms >= 95 % for classic; 0 played twice; 0 samples offset change)")
-    print(f"{'sessions':<11}{'method':<24}{'anchors<=1ms':>13}{'played twice':>14}{'dropped':>9}"
+    print(f"{'sessions':<16}{'method':<24}{'anchors<=1ms':>13}{'played twice':>14}{'dropped':>9}"
           f"{'max mic offset change':>23}{'time s':>8}")
     for (group, method), s in results.items():
         share = s.anchors_ok / s.anchors if s.anchors else 0.0
-        print(f"{group:<11}{method:<24}{share:>12.1%} {s.twice:>13} {s.dropped:>8} {s.max_offset_change:>15} samples"
+        print(f"{group:<16}{method:<24}{share:>12.1%} {s.twice:>13} {s.dropped:>8} {s.max_offset_change:>15} samples"
               f"{s.seconds:>8.1f}")
     return results
 
