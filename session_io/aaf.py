@@ -707,6 +707,7 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
                 master_slot.segment.components.append(file_mob.create_source_clip(channel + 1, 0, info.frames))
             masters[track.media] = master
         dissolve, curve = _dissolve_defs(f)
+        dissolves = {}  # a crossfade per shape, copied for each fade (pyaaf2's constructors look up every definition)
         comp = _mob(f, "CompositionMob", name, seed)
         comp.usage = "Usage_TopLevel"
         f.content.mobs.append(comp)
@@ -714,23 +715,33 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
             slot = comp.create_empty_sequence_slot(sample_rate_hz, media_kind="sound")
             slot.name = track.name
             components = []  # assigned once at the end: pyaaf2 re-attaches the whole vector on every append
+            template = None  # the track's clips are copies of one (pyaaf2's constructors look up every definition)
             position = 0
             for clip in sorted(track.clips, key=lambda c: c.dest_start_samples):
                 overlap = position - clip.dest_start_samples
                 if overlap > 0 and overlap == clip.fade_in_samples:
-                    group = f.create.OperationGroup(dissolve, overlap, media_kind="sound")
-                    if clip.fade_in_shape == "equal_power":  # linear is the dissolve's default: no parameter needed
-                        group["Parameters"].value = [f.create.ConstantValue(curve, 1)]
-                    transition = f.create.Transition(media_kind="sound", length=overlap)
-                    transition["OperationGroup"].value = group
-                    transition["CutPoint"].value = 0
+                    shape = clip.fade_in_shape == "equal_power"
+                    if shape not in dissolves:
+                        group = f.create.OperationGroup(dissolve, 1, media_kind="sound")
+                        if shape:  # linear is the dissolve's default: no parameter needed
+                            group["Parameters"].value = [f.create.ConstantValue(curve, 1)]
+                        dissolves[shape] = f.create.Transition(media_kind="sound", length=1)
+                        dissolves[shape]["OperationGroup"].value = group
+                        dissolves[shape]["CutPoint"].value = 0
+                    transition = dissolves[shape].copy()
+                    transition["Length"].value = overlap
+                    transition["OperationGroup"].value["Length"].value = overlap
                     components.append(transition)
                 elif overlap > 0:
                     raise ValueError(f"track {track.name!r}: clips overlap by {overlap} samples without a crossfade")
                 elif clip.dest_start_samples > position:
                     components.append(f.create.Filler("sound", clip.dest_start_samples - position))
                 master, slot_id = (masters[track], 1) if embed else (masters[track.media], track.channel + 1)
-                source = master.create_source_clip(slot_id, clip.source_start_samples, clip.length_samples)
+                if template is None:
+                    template = master.create_source_clip(slot_id, 0, 1)
+                source = template.copy()
+                source["StartTime"].value = clip.source_start_samples
+                source["Length"].value = clip.length_samples
                 if clip.name:  # SourceClips carry no name: the note goes in the clip's comments
                     source["UserComments"].value = [f.create.TaggedValue("nbd", clip.name)]
                 components.append(source)

@@ -106,6 +106,15 @@ def test_edit_aaf_links_the_original_media_at_the_plans_cuts_and_reads_back_as_t
         [(s.dest_start_samples, s.source_start_samples) for s in plan.segments]
     assert all(c.media[0].locators[0].endswith("Kick%20In.wav") for c in kick.clips)
     assert [c.fade_in[0] if c.fade_in else 0 for c in kick.clips] == [s.fade_in_samples for s in plan.segments]
+    # each crossfade is an object of its own (the writer copies one per shape): its dissolve spans the crossfade
+    import aaf2
+
+    with aaf2.open(str(out / "edit.aaf"), "r") as f:
+        top = next(f.content.toplevel())
+        for slot in (s for s in top.slots if s.media_kind == "sound"):
+            transitions = [c for c in slot.segment.components if isinstance(c, aaf2.components.Transition)]
+            assert [t.length for t in transitions] == [t["OperationGroup"].value.length for t in transitions]
+            assert [t.length for t in transitions] == [s.fade_in_samples for s in plan.segments if s.fade_in_samples]
     # read back by nbd's own reader, the AAF renders to the stems nbd wrote, sample for sample
     session = read_aaf(out / "edit.aaf", tmp_path / "flat")
     read = lambda p: sf.read(str(p), dtype="int32", always_2d=True)[0]  # noqa: E731
