@@ -14,7 +14,7 @@ import soundfile as sf
 
 from aligner.events import Event
 from aligner.plan import EditPlan
-from session_io.aaf import LinkedClip, LinkedTrack, write_linked_aaf
+from session_io.aaf_writer import LinkedClip, LinkedTrack, write_linked_aaf
 from session_io.edl import EdlCut, EdlMic, write_edls
 from session_io.session import Session
 from session_io.stems import PART_SUFFIX, stem_file_name

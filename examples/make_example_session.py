@@ -14,7 +14,7 @@ from pathlib import Path
 import soundfile as sf
 
 from aligner.synth import SynthConfig, synthesise, write_session
-from session_io.aaf import LinkedClip, LinkedTrack, write_linked_aaf
+from session_io.aaf_writer import LinkedClip, LinkedTrack, write_linked_aaf
 
 
 def write_example_aaf(folder: Path) -> Path:

@@ -111,7 +111,9 @@ def test_edit_aaf_links_the_original_media_at_the_plans_cuts_and_reads_back_as_t
 
     with aaf2.open(str(out / "edit.aaf"), "r") as f:
         top = next(f.content.toplevel())
-        for slot in (s for s in top.slots if s.media_kind == "sound"):
+        sound = [s for s in top.slots if s.media_kind.lower() == "sound"]
+        assert len(sound) == len(comp.tracks)
+        for slot in sound:
             transitions = [c for c in slot.segment.components if isinstance(c, aaf2.components.Transition)]
             assert [t.length for t in transitions] == [t["OperationGroup"].value.length for t in transitions]
             assert [t.length for t in transitions] == [s.fade_in_samples for s in plan.segments if s.fade_in_samples]

@@ -6,7 +6,8 @@ import pytest
 
 from aligner.synth import SynthConfig, synthesise, write_session
 from nbd_errors import SessionReadError
-from session_io.aaf import LinkedClip, LinkedTrack, read_aaf, write_linked_aaf
+from session_io.aaf import read_aaf
+from session_io.aaf_writer import LinkedClip, LinkedTrack, write_linked_aaf
 
 
 def test_embedded_essence_with_a_damaged_descriptor_is_a_session_error(tmp_path):

@@ -1,0 +1,195 @@
+"""A compound file writer (Microsoft's CFB, version 4: 4096-byte sectors): the container an AAF file is.
+
+pyaaf2 builds its compound file one directory entry at a time, keeping its sibling trees balanced as it goes; an
+edit of 16 000 clips is 130 000 entries and most of the time of writing ``edit.aaf``. This writer lays out a
+finished tree of storages and streams in one pass: streams under 4096 bytes in the mini stream, the rest in
+sectors of their own, each storage's children as a balanced red-black tree in the format's name order. Directory
+entries carry no timestamps, so the same tree gives the same bytes.
+
+    root = Entry("Root Entry", clsid, children=[Entry("properties", data=b"..."), ...])
+    write_compound_file("out.aaf", root, header_clsid)
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Entry", "write_compound_file"]
+
+_SECTOR = 4096
+_MINI_SECTOR = 64
+_MINI_CUTOFF = 4096
+_FREE, _END, _FAT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
+_NONE = 0xFFFFFFFF
+_STORAGE, _STREAM, _ROOT = 1, 2, 5
+_RED, _BLACK = 0, 1
+_MAX_FAT_SECTORS = 109  # the header's own list of FAT sectors: files up to 457 MB, no DIFAT sectors needed
+_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
+
+
+@dataclass
+class Entry:
+    """A storage (``data`` None, with ``children``) or a stream (``data``) of a compound file."""
+
+    name: str
+    clsid: bytes = bytes(16)
+    data: bytes | None = None
+    children: list["Entry"] = field(default_factory=list)
+
+    def child(self, name: str) -> "Entry":
+        """The child called ``name`` (KeyError if there is none)."""
+        for c in self.children:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name}: no entry {name!r}")
+
+
+def _order(name: str) -> tuple[int, str]:
+    """The format's order of sibling names: shorter first, then case-insensitively."""
+    return len(name), name.upper()
+
+
+def _sibling_tree(ids: list[int], left: list[int], right: list[int], color: list[int]) -> int:
+    """Link ``ids`` (sorted by name) into a balanced binary tree, coloured as a valid red-black tree; returns the
+    root's id (or none). Middle splits put every leaf on the last two levels: nodes on an incomplete last level
+    are red, all others black, so every path from the root passes the same number of black nodes."""
+    if not ids:
+        return _NONE
+    depth: dict[int, int] = {}
+
+    def build(lo: int, hi: int, d: int) -> int:
+        if lo >= hi:
+            return _NONE
+        mid = (lo + hi) // 2
+        node = ids[mid]
+        depth[node] = d
+        left[node] = build(lo, mid, d + 1)
+        right[node] = build(mid + 1, hi, d + 1)
+        return node
+
+    root = build(0, len(ids), 0)
+    deepest = max(depth.values())
+    perfect = len(ids) == 2 ** (deepest + 1) - 1
+    for node, d in depth.items():
+        color[node] = _RED if d == deepest and not perfect else _BLACK
+    return root
+
+
+def _chain(fat: list[int], first: int, count: int) -> None:
+    """Mark ``count`` consecutive sectors from ``first`` as one chain in ``fat``."""
+    for k in range(first, first + count - 1):
+        fat[k] = k + 1
+    if count:
+        fat[first + count - 1] = _END
+
+
+def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = bytes(16)) -> None:
+    """Write ``root`` (the root storage; its name is written as "Root Entry") and everything under it as a compound
+    file at ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+    root : Entry
+        A storage; children names are unique within their storage and at most 31 characters.
+    header_clsid : bytes
+        16 bytes written in the header's CLSID field (AAF puts its signature there; plain CFB leaves zeros).
+    """
+    entries: list[Entry] = []
+    kinds: list[int] = []
+    parent_children: list[list[int]] = []
+    stack = [(root, None)]
+    while stack:  # ids in depth-first order; the root is 0
+        entry, parent = stack.pop()
+        me = len(entries)
+        entries.append(entry)
+        kinds.append(_ROOT if parent is None else (_STREAM if entry.data is not None else _STORAGE))
+        parent_children.append([])
+        if parent is not None:
+            parent_children[parent].append(me)
+        if entry.data is None:
+            for c in reversed(entry.children):
+                stack.append((c, me))
+    n = len(entries)
+    left, right, child, color = [_NONE] * n, [_NONE] * n, [_NONE] * n, [_BLACK] * n
+    for i in range(n):
+        kids = sorted(parent_children[i], key=lambda k: _order(entries[k].name))
+        names = [entries[k].name for k in kids]
+        if len(set(n.upper() for n in names)) != len(names):
+            raise ValueError(f"{entries[i].name}: two children with the same name")
+        child[i] = _sibling_tree(kids, left, right, color)
+
+    # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT
+    start = [_END] * n
+    size = [0] * n
+    big: list[int] = []
+    mini = bytearray()
+    mini_fat: list[int] = []
+    sector = 0
+    for i, e in enumerate(entries):
+        if kinds[i] != _STREAM:
+            continue
+        size[i] = len(e.data)
+        if size[i] >= _MINI_CUTOFF:
+            start[i] = sector
+            sector += -(-size[i] // _SECTOR)
+            big.append(i)
+        elif size[i]:
+            first = len(mini) // _MINI_SECTOR
+            count = -(-size[i] // _MINI_SECTOR)
+            start[i] = first
+            mini += e.data + bytes(count * _MINI_SECTOR - size[i])
+            mini_fat += [first + k + 1 for k in range(count - 1)] + [_END]
+    mini_first, mini_sectors = sector, -(-len(mini) // _SECTOR)
+    sector += mini_sectors
+    minifat_first, minifat_sectors = sector, -(-len(mini_fat) * 4 // _SECTOR)
+    sector += minifat_sectors
+    dir_first, dir_sectors = sector, -(-n * 128 // _SECTOR)
+    sector += dir_sectors
+    fat_sectors = 1
+    while fat_sectors * (_SECTOR // 4) < sector + fat_sectors:
+        fat_sectors += 1
+    if fat_sectors > _MAX_FAT_SECTORS:
+        raise ValueError(f"{path}: over {_MAX_FAT_SECTORS} FAT sectors (a file over 457 MB) is not supported")
+    fat_first = sector
+    total = sector + fat_sectors
+
+    fat = [_FREE] * (fat_sectors * (_SECTOR // 4))
+    for i in big:
+        _chain(fat, start[i], -(-size[i] // _SECTOR))
+    _chain(fat, mini_first, mini_sectors)
+    _chain(fat, minifat_first, minifat_sectors)
+    _chain(fat, dir_first, dir_sectors)
+    for k in range(fat_first, total):
+        fat[k] = _FAT
+    start[0], size[0] = (mini_first, len(mini)) if mini else (_END, 0)
+
+    directory = bytearray(dir_sectors * _SECTOR)
+    for i, e in enumerate(entries):
+        name = ("Root Entry" if i == 0 else e.name).encode("utf-16-le") + b"\0\0"
+        if len(name) > 64:
+            raise ValueError(f"entry name over 31 characters: {e.name!r}")
+        struct.pack_into("<64sHBBIII16sIQQIQ", directory, i * 128, name, len(name), kinds[i], color[i], left[i],
+                         right[i], child[i], e.clsid, 0, 0, 0, start[i] if kinds[i] != _STORAGE else 0,
+                         size[i] if kinds[i] != _STORAGE else 0)
+    for i in range(n, dir_sectors * _SECTOR // 128):  # unused entries
+        struct.pack_into("<III", directory, i * 128 + 68, _NONE, _NONE, _NONE)
+
+    header = bytearray(_SECTOR)
+    difat = [fat_first + k for k in range(fat_sectors)] + [_FREE] * (_MAX_FAT_SECTORS - fat_sectors)
+    struct.pack_into("<8s16sHHHHH6sIIIIIIIII109I", header, 0, _SIGNATURE, header_clsid, 0x3E, 4, 0xFFFE, 12, 6,
+                     bytes(6), dir_sectors, fat_sectors, dir_first, 0, _MINI_CUTOFF,
+                     minifat_first if minifat_sectors else _END, minifat_sectors, _END, 0, *difat)
+    with open(path, "wb") as f:
+        f.write(header)
+        for i in big:
+            data = entries[i].data
+            f.write(data)
+            f.write(bytes(-len(data) % _SECTOR))
+        f.write(mini)
+        f.write(bytes(-len(mini) % _SECTOR))
+        mf = struct.pack(f"<{len(mini_fat)}I", *mini_fat)
+        f.write(mf + b"\xff" * (minifat_sectors * _SECTOR - len(mf)))
+        f.write(directory)
+        f.write(struct.pack(f"<{len(fat)}I", *fat))
