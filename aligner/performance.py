@@ -1,7 +1,8 @@
 """Random drummers playing random grooves to a click: the performances the neural aligner is trained and tested on.
 
 A groove is drawn per session (meter 4/4, 3/4 or 6/8; hats on quarters, 8ths or 16ths; kick and snare figures;
-tom fills ending phrases, a crash after them; ghost notes on empty 16ths; flams). A drummer is drawn per session with
+tom fills ending phrases, a crash after them; ghost notes on empty 16ths; flams; with the groove's ``tom_bars``, that
+share of bars played on the toms, alone or over the kick). A drummer is drawn per session with
 the timing measured on the Groove MIDI Dataset's drummers playing to a click: a bias of -18 to +24 ms, per-event
 scatter with lag-1 correlation of about 0.35, a slow drift of about 9 ms, ghost notes and fills looser, limbs on one
 line a few ms apart. Some events are pushed 30-50 % of a step off their line, and some 50-70 % off toward a
@@ -88,6 +89,14 @@ def _bar(groove: dict, bar_in_phrase: int, after_fill: bool, rng: np.random.Gene
          ) -> list[tuple[int, str, int, str]]:
     """(step, drum, velocity, kind) of one bar of the groove."""
     steps = groove["steps"]
+    if groove.get("tom_bars") and rng.random() < groove["tom_bars"]:
+        # a bar on the toms, alone or over the kick (a tom groove, a fill after a stop): fills never show toms alone
+        every = int(rng.choice([1, 2, 4]))
+        toms = [str(rng.choice(["rack_tom", "floor_tom"]))] if rng.random() < 0.6 else ["rack_tom", "floor_tom"]
+        hits = [(i, str(rng.choice(toms)), int(rng.integers(70, 125)), "normal") for i in range(0, steps, every)]
+        if rng.random() < 0.5:
+            hits += [(i, "kick", int(rng.integers(95, 127)), "normal") for i in groove["kick"] if i % every]
+        return hits
     hits = [(i, "hihat", int(rng.integers(75, 100)) if i % 4 == 0 else int(rng.integers(55, 85)), "normal")
             for i in groove["hihat"]]
     hits += [(i, "kick", int(rng.integers(95, 127)), "normal") for i in groove["kick"]]

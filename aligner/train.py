@@ -41,24 +41,28 @@ class TrainSettings:
     lr: float = 2e-3
     workers: int = 2
     minutes: float | None = None  # a budget of CPU time (summed over threads); ``steps`` still caps it
+    tom_bars: float = 0.0  # share of generated groove bars played on the toms (random_session's tom_bars)
 
 
-def _example(seed: int):
+def _example(job: tuple[int, float]):
     from aligner.training_data import random_session, session_example
 
+    seed, tom_bars = job
     torch.set_num_threads(1)
-    syn, swing = random_session(seed)
+    syn, swing = random_session(seed, tom_bars=tom_bars)
     return session_example(syn, swing)
 
 
-def build_dataset(seeds: list[int], workers: int = 2, log=print) -> list:
-    """Generate the sessions of ``seeds`` (in ``workers`` processes) and return their :class:`Example`s in order."""
+def build_dataset(seeds: list[int], workers: int = 2, log=print, tom_bars: float = 0.0) -> list:
+    """Generate the sessions of ``seeds`` (in ``workers`` processes; ``tom_bars`` as in
+    :func:`aligner.training_data.random_session`) and return their :class:`Example`s in order."""
     started = time.monotonic()
+    jobs = [(seed, tom_bars) for seed in seeds]
     if workers > 1:
         with get_context("spawn").Pool(workers) as pool:
-            examples = pool.map(_example, seeds, chunksize=4)
+            examples = pool.map(_example, jobs, chunksize=4)
     else:
-        examples = [_example(s) for s in seeds]
+        examples = [_example(job) for job in jobs]
     frames = sum(e.mics.shape[1] for e in examples)
     log(f"data: {len(examples)} sessions, {frames * 0.005 / 3600:.2f} h of audio, "
         f"{sum(e.mics.nbytes for e in examples) / 1e6:.0f} MB of features, {time.monotonic() - started:.0f} s")
@@ -126,7 +130,7 @@ def train(config: ModelConfig, settings: TrainSettings, examples: list | None = 
     rng = np.random.default_rng(settings.seed)
     if examples is None:
         seeds = [settings.seed * 100_000 + i for i in range(settings.sessions)]
-        examples = build_dataset(seeds, settings.workers, log)
+        examples = build_dataset(seeds, settings.workers, log, settings.tom_bars)
     model = AlignerNet(config)
     params = sum(p.numel() for p in model.parameters())
     log(f"model: {config.trunk}, grid {'on' if config.use_grid else 'off'}, {params} parameters")
@@ -178,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-grid", action="store_true", help="hide the grid from the model (ablation)")
     parser.add_argument("--channels", type=int, default=48)
     parser.add_argument("--layers", type=int, default=None)
+    parser.add_argument("--tom-bars", type=float, default=0.0,
+                        help="share of generated groove bars played on the toms alone or over the kick (experiment; "
+                             "the shipped weights use 0)")
     args = parser.parse_args(argv)
     layers = args.layers or (10 if args.trunk == "tcn" else 3)
     config = ModelConfig(channels=args.channels, trunk=args.trunk, layers=layers, use_grid=not args.no_grid)
     settings = TrainSettings(args.seed, args.sessions, args.steps, args.batch, workers=args.workers,
-                             minutes=args.minutes)
+                             minutes=args.minutes, tom_bars=args.tom_bars)
     started = time.monotonic()
     model = train(config, settings, log=lambda m: print(m, file=sys.stderr, flush=True))
     info = {"seed": args.seed, "sessions": args.sessions, "steps": args.steps, "batch": args.batch,

@@ -4,7 +4,8 @@ Every session is drawn from its seed alone: a kit (synthesis with per-kit pitch,
 drums played from Sonic Pi's CC0 one-shots when ``../shared/realdata/drums/sonic-pi/`` is present), 2 to 16 mics
 in a random geometry (distance delays, bleed, polarity flips, mic filters, rooms, noise floor; mono and stereo files), a rate
 of 44.1 to 96 kHz, a meter (4/4, 3/4, 6/8), a tempo map with or without a change, straight or swung 16ths, and a
-performance — a random groove and drummer (:mod:`aligner.performance`), or, for a share of sessions when
+performance — a random groove and drummer (:mod:`aligner.performance`; with ``tom_bars``, some bars on the toms), or,
+for a share of sessions when
 ``../shared/realdata/midi/gmd/`` is present, a real drummer's take from the Groove MIDI Dataset other than the ones
 held out for the benchmark (:data:`HELD_OUT_GMD_TAKES`).
 
@@ -26,8 +27,8 @@ from aligner.synth import DRUM_CLASS, MicSpec, SynthConfig, SynthSession, near_d
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
 __all__ = ["REALDATA", "GMD_FOLDER", "ONESHOTS_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE",
-           "VALIDATION_SEED_BASE", "Example", "random_mics", "random_session", "session_example", "targets",
-           "training_takes"]
+           "VALIDATION_SEED_BASE", "Example", "random_mics", "random_session",
+           "session_example", "targets", "training_takes"]
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 GMD_FOLDER = REALDATA / "midi" / "gmd"
@@ -113,8 +114,11 @@ def _tempo_map(rng: np.random.Generator, meter: tuple[int, int], bars: int) -> T
     return TempoMap.from_changes(changes, [(0, meter[0], meter[1])])
 
 
-def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3) -> tuple[SynthSession, float]:
-    """A random session of about ``duration_s`` seconds, drawn from ``seed`` alone.
+def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3,
+                   tom_bars: float = 0.0) -> tuple[SynthSession, float]:
+    """A random session of about ``duration_s`` seconds, drawn from ``seed`` alone; ``tom_bars`` is the chance that
+    a bar of a generated groove is played on the toms alone or over the kick (``python -m aligner.train
+    --tom-bars``; 0, the default, draws exactly the sessions it drew before the option existed).
 
     Returns
     -------
@@ -143,7 +147,9 @@ def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3) 
     bars = 1
     while grid.bbt2sample(2 + bars) < origin + duration_s * rate and bars < 64:
         bars += 1
-    strokes = perform(grid, 2, bars, random_groove(rng, meter), random_drummer(rng), rng, swing)
+    groove = random_groove(rng, meter)
+    groove["tom_bars"] = tom_bars
+    strokes = perform(grid, 2, bars, groove, random_drummer(rng), rng, swing)
     length = grid.bbt2sample(2 + bars) + round(1.0 * rate)
     return render_strokes(cfg, tempo_map, origin, strokes, length), swing
 

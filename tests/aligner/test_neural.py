@@ -98,6 +98,22 @@ def test_far_off_events_lean_toward_lines_the_groove_leaves_empty():
     assert very_far > 5
 
 
+def test_training_grooves_put_toms_on_their_own():
+    # python -m aligner.train --tom-bars 0.1 (an experiment: see the README's model card)
+    tom_bars = [random_session(seed, gmd_share=0.0, tom_bars=0.1)[0] for seed in range(8)]
+    plain = [random_session(seed, gmd_share=0.0)[0] for seed in range(8)]
+
+    def lone_tom_beats(syn):  # beats with a tom and no snare, hat or cymbal
+        beats: dict[str, set] = {}
+        for st in syn.strokes:
+            beats.setdefault(st.line_bbt.rsplit("|", 1)[0], set()).add(st.drum)
+        return sum(1 for drums in beats.values() if drums & {"rack_tom", "floor_tom"}
+                   and not drums & {"snare", "hihat", "crash", "ride"})
+
+    # fills leave some beats to the toms too (11 in these sessions); tom bars add many more (48)
+    assert sum(lone_tom_beats(s) for s in tom_bars) >= 2 * sum(lone_tom_beats(s) for s in plain) + 10
+
+
 def test_the_model_hears_any_number_of_mics_in_any_order():
     torch.manual_seed(0)
     model = AlignerNet(ModelConfig(channels=16, mic_channels=8, layers=3)).eval()
@@ -311,3 +327,20 @@ def test_a_kick_is_placed_in_its_own_drums_mic_not_on_bleed_in_a_second_kick_mic
     errors = [int(np.min(np.abs(kicks - st.sample))) for st in syn.strokes if st.drum == "kick"]
     rate = syn.config.sample_rate_hz
     assert len(errors) >= 30 and all(e <= rate // 1000 for e in errors), errors
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the shipped model heard toms only in fills between kicks and "
+                                       "snares, and reports few toms played on their own (0-5 of 16-32; classic all)")
+@pytest.mark.parametrize("drum", ["floor_tom", "rack_tom"])
+def test_toms_played_on_their_own_are_found(drum, tmp_path):
+    # a floor-tom groove, or a tom fill after a stop: quarter notes on one tom with nothing else playing
+    from aligner.synth import Stroke, render_strokes
+
+    rate, tempo = 48000, TempoMap.constant(120)
+    grid = SessionGrid(tempo, rate, 0)
+    lines = [grid.bbt2sample(2) + k * rate // 4 for k in range(16)]
+    syn = render_strokes(SynthConfig(), tempo, 0, [Stroke(drum, 100, p, p, "") for p in lines], grid.bbt2sample(5))
+    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    toms = np.array([h.position for h in neural_hits(session, grid) if h.drum == "tom"])
+    found = [p for p in lines if len(toms) and np.min(np.abs(toms - p)) <= rate // 200]
+    assert len(found) >= 15, f"{len(found)} of {len(lines)} found"
