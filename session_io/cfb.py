@@ -116,7 +116,7 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     for i in range(n):
         kids = sorted(parent_children[i], key=lambda k: _order(entries[k].name))
         names = [entries[k].name for k in kids]
-        if len(set(n.upper() for n in names)) != len(names):
+        if len({name.upper() for name in names}) != len(names):
             raise ValueError(f"{entries[i].name}: two children with the same name")
         child[i] = _sibling_tree(kids, left, right, color)
 
