@@ -19,7 +19,7 @@ from session_io.edl import EdlCut, EdlMic, write_edls
 from session_io.session import Session
 from session_io.stems import PART_SUFFIX, stem_file_name
 
-__all__ = ["aaf_tracks", "write_edit_aaf", "edl_cuts", "write_edit_edls"]
+__all__ = ["aaf_links_stems", "aaf_tracks", "write_edit_aaf", "edl_cuts", "write_edit_edls"]
 
 _LINKABLE = ("WAV", "WAVEX", "RF64")
 
@@ -61,17 +61,33 @@ def _plan_clips(plan: EditPlan, offset: int, frames: int, notes: dict[int, str])
     return tuple(clips)
 
 
+def _media_kind(source, stems_only: bool) -> str:
+    """What a source's AAF tracks play: "source" (its own WAV file, cut by the plan), "linked" (an AAF track's
+    original media, cut by the plan) or "stem" (its rendered stem, one clip)."""
+    if stems_only:
+        return "stem"
+    if source.container in _LINKABLE and "aaf_track" not in source.metadata:
+        return "source"
+    return "linked" if source.metadata.get("aaf_media") is not None else "stem"
+
+
+def aaf_links_stems(session: Session, embed: bool = False) -> bool:
+    """Whether the edit AAF reads the rendered stems (so it can only be written after them)."""
+    return any(_media_kind(source, embed) == "stem" for source in session.sources)
+
+
 def aaf_tracks(session: Session, plan: EditPlan, events: list[Event], stems_partial: Path,
                stems_final: Path, stems_only: bool = False) -> list[LinkedTrack]:
     """The tracks of the edit AAF (see the module docstring); ``stems_only`` makes every track one stem clip."""
     notes = _review_notes(plan, events)
     tracks = []
     for source, name, channel in _channel_names(session):
-        linked = None if stems_only else source.metadata.get("aaf_media")
-        if not stems_only and source.container in _LINKABLE and "aaf_track" not in source.metadata:
+        kind = _media_kind(source, stems_only)
+        if kind == "source":
             clips = _plan_clips(plan, source.offset_samples, source.frames, notes)
             tracks.append(LinkedTrack(name, source.path, channel, clips))
-        elif linked is not None:  # an AAF track that was one plain clip: cut its original media
+        elif kind == "linked":  # an AAF track that was one plain clip: cut its original media
+            linked = source.metadata["aaf_media"]
             media = linked[min(channel, len(linked) - 1)]
             path = Path(media["path"])
             frames = sf.info(str(path)).frames

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -175,12 +175,17 @@ class EditPlan:
         Where a sample is played by more than one segment (never in a valid plan from the planner, but possible in a
         hand-made one), the first is returned.
         """
-        for s in self.segments:
-            body_lo = s.source_start_samples + s.fade_in_samples
-            body_hi = s.source_end_samples - s.fade_out_samples
-            if body_lo <= source_sample < body_hi:
-                return source_sample + s.shift_samples
-        return None
+        body_lo, body_hi, shifts = self._bodies
+        inside = np.flatnonzero((body_lo <= source_sample) & (source_sample < body_hi))
+        return int(source_sample + shifts[inside[0]]) if len(inside) else None
+
+    @cached_property
+    def _bodies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every segment's source span outside its fades, and its shift (samples): what reports and the MIDI of
+        the hits look up a few thousand times."""
+        lo = np.array([s.source_start_samples + s.fade_in_samples for s in self.segments], dtype=np.int64)
+        hi = np.array([s.source_end_samples - s.fade_out_samples for s in self.segments], dtype=np.int64)
+        return lo, hi, np.array([s.shift_samples for s in self.segments], dtype=np.int64)
 
     def times_played(self, source_sample: int) -> int:
         """How many segments play a source sample, fades included: 1 for every sample of a transient in a good plan

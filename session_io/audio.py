@@ -11,6 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from nbd_errors import SessionReadError, UnsupportedFormatError
+from session_io.pcm import PcmWindowReader
 from session_io.riff import audio_chunk_shortfall, read_bext
 from session_io.session import SUPPORTED_SUBTYPES, AudioSource, sample_domain
 
@@ -139,18 +140,24 @@ class SourceReader:
         self.source = source
         self.dtype = np.dtype(dtype) if dtype is not None else sample_domain(source.subtype)[0]
         self._file: sf.SoundFile | None = None
+        self._direct: PcmWindowReader | None = None  # float32 windows of plain WAV files without libsndfile
 
     def __enter__(self) -> "SourceReader":
         try:
             self._file = sf.SoundFile(str(self.source.path))
         except Exception as e:
             raise SessionReadError(f"cannot open for reading ({e})", self.source.path) from None
+        if self.dtype == np.float32:
+            self._direct = PcmWindowReader.open(self.source)
         return self
 
     def __exit__(self, *exc) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Timeline samples ``[start, stop)`` as an array (stop - start, channels), zero outside the file."""
@@ -161,8 +168,14 @@ class SourceReader:
         lo = max(start - self.source.offset_samples, 0)
         hi = min(stop - self.source.offset_samples, self.source.frames)
         if hi > lo:
-            self._file.seek(lo)
-            data = self._file.read(hi - lo, dtype=self.dtype.name, always_2d=True)
+            if self._direct is not None:
+                try:
+                    data = self._direct.read(lo, hi)
+                except OSError as e:
+                    raise SessionReadError(f"cannot read samples {lo} to {hi} ({e})", self.source.path) from None
+            else:
+                self._file.seek(lo)
+                data = self._file.read(hi - lo, dtype=self.dtype.name, always_2d=True)
             if len(data) != hi - lo:
                 raise SessionReadError(f"could read only {len(data)} of {hi - lo} samples at sample {lo}",
                                        self.source.path)

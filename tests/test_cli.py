@@ -223,6 +223,37 @@ def test_strength_bars_and_mic_role_options_reach_the_plan(example, tmp_path):
     assert [t["role"] for t in doc["session"]["tracks"] if t["name"] == "Room"] == ["other"]
 
 
+def test_edit_aaf_written_in_its_own_process_is_the_same_file(example, tmp_path, monkeypatch):
+    """Long sessions write edit.aaf in a process beside the rendering: same bytes as writing it in line."""
+    import aligner.pipeline
+
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "inline").exit_code == 0
+    monkeypatch.setattr(aligner.pipeline, "AAF_BESIDE_CLIPS", 0)
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "beside").exit_code == 0
+    assert (tmp_path / "beside" / "edit.aaf").stat().st_size > 0
+    assert tree_hashes(tmp_path / "beside") == tree_hashes(tmp_path / "inline")
+
+
+def test_a_crash_mid_render_while_edit_aaf_is_written_beside_keeps_the_earlier_outputs(example, tmp_path,
+                                                                                        monkeypatch):
+    import aligner.pipeline
+    from session_io.stems import StemWriter
+
+    out = tmp_path / "out"
+    assert nbd(example, "--bpm", 120, "-o", out).exit_code == 0
+    good = tree_hashes(out)
+    monkeypatch.setattr(aligner.pipeline, "AAF_BESIDE_CLIPS", 0)
+
+    def dying_write(self, block):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(StemWriter, "write", dying_write)
+    result = CliRunner().invoke(cli.main, [str(example), "--tempo-map", str(example / "song.mid"), "-o", str(out)])
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert tree_hashes(out) == good
+    assert not any(p.name.startswith(".partial") for p in out.iterdir())
+
+
 def test_output_does_not_depend_on_the_number_of_threads(example, tmp_path, monkeypatch):
     assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "many").exit_code == 0
     import aligner.threads
