@@ -14,12 +14,13 @@ import soundfile as sf
 
 from aligner.events import Event
 from aligner.plan import EditPlan
+from session_io.aaf_process import AafWriterProcess
 from session_io.aaf_writer import LinkedClip, LinkedTrack, write_linked_aaf
 from session_io.edl import EdlCut, EdlMic, write_edls
 from session_io.session import Session
 from session_io.stems import PART_SUFFIX, stem_file_name
 
-__all__ = ["aaf_links_stems", "aaf_tracks", "write_edit_aaf", "edl_cuts", "write_edit_edls"]
+__all__ = ["aaf_links_stems", "aaf_tracks", "write_edit_aaf", "start_edit_aaf", "edl_cuts", "write_edit_edls"]
 
 _LINKABLE = ("WAV", "WAVEX", "RF64")
 
@@ -109,6 +110,15 @@ def write_edit_aaf(path: Path, session: Session, plan: EditPlan, events: list[Ev
                      aaf_tracks(session, plan, events, stems_partial, stems_final, stems_only=embed),
                      start_timecode_samples=session.start_samples, length_samples=session.length_samples,
                      embed=embed)
+
+
+def start_edit_aaf(path: Path, session: Session, plan: EditPlan, events: list[Event], stems_partial: Path,
+                   stems_final: Path) -> AafWriterProcess:
+    """Start writing the edit AAF of :func:`write_edit_aaf` (linked media) in a process of its own; the returned
+    writer's ``wait()`` returns when it is written. For AAFs that do not read the stems (:func:`aaf_links_stems`)."""
+    return AafWriterProcess(path, session.name, session.sample_rate_hz,
+                            aaf_tracks(session, plan, events, stems_partial, stems_final),
+                            start_timecode_samples=session.start_samples, length_samples=session.length_samples)
 
 
 def _channel_names(session: Session):

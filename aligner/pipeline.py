@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ContextManager
@@ -18,7 +16,7 @@ from typing import Callable, ContextManager
 from aligner.config import AlignConfig
 from aligner.detect import detect_hits
 from aligner.events import Event, make_events
-from aligner.interchange import aaf_links_stems, write_edit_aaf, write_edit_edls
+from aligner.interchange import aaf_links_stems, start_edit_aaf, write_edit_aaf, write_edit_edls
 from aligner.neural import neural_hits
 from aligner.report import LOUDNESS_FLAG_LU, stem_loudness, write_report
 from aligner.plan import EditPlan
@@ -223,18 +221,9 @@ def _refuse_overwriting_inputs(session: Session, out_dir: Path) -> None:
                                    out_dir)
 
 
-#: From this many clips (segments × channels), edit.aaf is written in a process of its own while the stems render: its
-#: writer is Python work (about 0.1 ms a clip) that a thread could not run beside the rendering, and a process costs
-#: about 0.4 s to start.
+#: From this many clips (segments × channels), edit.aaf is written in a process of its own while the stems render
+#: (see :mod:`session_io.aaf_process`): starting one costs about 0.4 s, the writer about 0.1 ms a clip.
 AAF_BESIDE_CLIPS = 4000
-
-
-def _beside(wanted: bool):
-    """A one-worker process pool (spawned: safe whatever threads this process runs), or nothing when not wanted.
-    Leaving it waits for its work, so nothing is written into an output set after it is committed or removed."""
-    if not wanted:
-        return contextlib.nullcontext()
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def run_session(
@@ -318,10 +307,10 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
         wav_media = all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources)
         aaf_beside = (config.write_aaf and wav_media and not aaf_links_stems(session, config.aaf_embed)
                       and len(plan.segments) * session.channel_count >= AAF_BESIDE_CLIPS)
-        with OutputSet(out_dir) as outputs, _beside(aaf_beside) as beside:
+        with OutputSet(out_dir) as outputs, contextlib.ExitStack() as beside:
             aaf_args = (outputs.partial / "edit.aaf", session, plan, events, outputs.partial / "stems",
-                        out_dir / "stems", config.aaf_embed)
-            aaf_job = beside.submit(write_edit_aaf, *aaf_args) if aaf_beside else None
+                        out_dir / "stems")
+            aaf_job = beside.enter_context(start_edit_aaf(*aaf_args)) if aaf_beside else None
             if progress is not None:
                 with progress(f"{result.name}: rendering", total) as advance:
                     report = render_stems(session, plan, outputs.partial / "stems", advance, measure_loudness=True)
@@ -338,10 +327,10 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
             write_report(outputs.partial / "report.html", session, grid, plan, events, doubtful_rows, loudness,
                          report.clipped_samples)
             if aaf_job is not None:
-                aaf_job.result()
+                aaf_job.wait()
                 result.aaf = True
             elif config.write_aaf and wav_media:
-                write_edit_aaf(*aaf_args)
+                write_edit_aaf(*aaf_args, embed=config.aaf_embed)
                 result.aaf = True
             elif config.write_aaf:
                 log.warning("%s: no edit.aaf: it links WAV media and this session has %s files", path,

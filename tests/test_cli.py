@@ -234,6 +234,33 @@ def test_edit_aaf_written_in_its_own_process_is_the_same_file(example, tmp_path,
     assert tree_hashes(tmp_path / "beside") == tree_hashes(tmp_path / "inline")
 
 
+def test_edit_aaf_process_that_fails_is_written_in_line(example, tmp_path, monkeypatch):
+    import aligner.pipeline
+    import session_io.aaf_process
+
+    assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "inline").exit_code == 0
+    monkeypatch.setattr(aligner.pipeline, "AAF_BESIDE_CLIPS", 0)
+    monkeypatch.setattr(session_io.aaf_process.sys, "executable", shutil.which("false"))
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "fallback")
+    assert result.exit_code == 0
+    assert "edit.aaf: the process writing it failed" in result.output
+    assert tree_hashes(tmp_path / "fallback") == tree_hashes(tmp_path / "inline")
+
+
+def test_a_script_without_a_main_guard_runs_nbd_once(example, tmp_path):
+    """The AAF's process is a fresh interpreter: it never re-runs the calling script (as a spawned child would)."""
+    script = tmp_path / "batch.py"
+    script.write_text(
+        "import sys\nimport aligner.pipeline, cli\naligner.pipeline.AAF_BESIDE_CLIPS = 0\n"
+        f"sys.argv = ['nbd', {str(example)!r}, '--bpm', '120', '-q', '-o', {str(tmp_path / 'out')!r}]\n"
+        "open(sys.argv[-1] + '.runs', 'a').write('run\\n')\ncli.main()\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=str(Path(cli.__file__).parent), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.runs").read_text() == "run\n"
+    assert (tmp_path / "out" / "edit.aaf").stat().st_size > 0
+
+
 def test_a_crash_mid_render_while_edit_aaf_is_written_beside_keeps_the_earlier_outputs(example, tmp_path,
                                                                                         monkeypatch):
     import aligner.pipeline
