@@ -167,4 +167,22 @@ def gmd_strokes(midi_path: str | Path, rate: int, origin: int, length: int, divi
         bbt = str(tempo_map.quarters2bbt(lines[i].quarters))
         kind = "ghost" if drum == "snare" and velocity < GHOST_VELOCITY else "normal"
         strokes.append(Stroke(drum, velocity, position, int(samples[i]), bbt, kind))
-    return tempo_map, sorted(strokes, key=lambda s: (s.sample, s.drum))
+    strokes.sort(key=lambda s: (s.sample, s.drum))
+    return tempo_map, _mark_flam_graces(strokes, samples, rate)
+
+
+def _mark_flam_graces(strokes: list[Stroke], lines: np.ndarray, rate: int) -> list[Stroke]:
+    """A softer stroke followed on its line by a louder one of the same drum within the flam window (the smaller of
+    35 ms and 0.3 of the grid step, nbd's convention) is that stroke's grace note: not the event's anchor."""
+    marked = list(strokes)
+    for i, st in enumerate(strokes):
+        k = int(np.searchsorted(lines, st.line_sample))
+        step = float(lines[min(k + 1, len(lines) - 1)] - lines[max(k - 1, 0)]) / 2
+        window = min(0.035 * rate, 0.3 * step)
+        for later in strokes[i + 1:]:
+            if later.sample - st.sample > window:
+                break
+            if later.drum == st.drum and later.line_sample == st.line_sample and later.velocity > st.velocity:
+                marked[i] = Stroke(st.drum, st.velocity, st.sample, st.line_sample, st.line_bbt, "flam_grace")
+                break
+    return marked
