@@ -47,11 +47,11 @@ class LoudnessMeter:
         if not len(block):
             return
         weighted, self._zi = sosfilt(self._sos, np.asarray(block, dtype=np.float32), axis=0, zi=self._zi)
-        weighted = weighted.astype(np.float64)
+        np.square(weighted, out=weighted)
         lo, hi = self._done, self._done + len(block)
         first = max(int(np.searchsorted(self._edges, lo, side="right")) - 1, 0)
         inside = self._edges[(self._edges > lo) & (self._edges < hi)] - lo  # step boundaries within this block
-        sums = np.add.reduceat(weighted * weighted, np.concatenate([[0], inside]), axis=0)
+        sums = np.add.reduceat(weighted, np.concatenate([[0], inside]), axis=0, dtype=np.float64)
         self._steps[first:first + len(sums)] += sums[: len(self._steps) - first]
         self._done = hi
 
