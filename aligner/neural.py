@@ -6,9 +6,10 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    its nearest 16th line.
 2. A stroke is a frame whose probability is at least ``threshold`` and the highest within ±``peak_frames``.
 3. Its position is the first sample of its attack in the mic that owns its class (the earliest of the drum's close
-   mics; overheads for cymbals or where the drum has no close mic), found as the classic detector does: near the
-   model's frame, the classic detector's onset in that mic's 0.5 ms envelope, or without one the frame of the
-   largest level rise, refined on the waveform.
+   mics, triggers only where the drum has no other; overheads for cymbals or where the drum has no close mic),
+   found as the classic detector does: the classic detector's onset in that mic's 0.5 ms envelope from 10 ms before
+   to 5 ms after the model's frame, or without one the frame of the largest level rise within ±5 ms, refined on the
+   waveform.
 
 Inference runs on one thread in fixed windows with full context, so the same session gives the same strokes whatever
 the machine's thread count and however long the session is.
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from aligner.detect import DetectorSettings, Hit, frame_onsets, level_rise, mic_envelopes, refine_attack
+from aligner.roles import is_trigger
 from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
 from grid import SessionGrid
 from nbd_errors import NbdError
@@ -60,6 +62,9 @@ class NeuralSettings:
     # attack in the drum's mic that rises most: a drum's own mics hear it within 1-2 ms of each other, so an earlier
     # attack is another drum's bleed (a second kick drum's mic hearing the snare). Chosen on the validation sessions.
     own_mic_span_ms: float = 4.0
+    # How far before the model's frame the classic detector's onset in the mic may place the stroke: the model's frame
+    # can trail a soft attack (it hears a late trigger's pulse too). Chosen on the validation sessions (8-12 ms equal).
+    snap_before_ms: float = 10.0
     context_frames: int = 1100  # more than the model's receptive field, so windows join seamlessly
     window_frames: int = 8192
 
@@ -135,11 +140,12 @@ def _peaks(p: np.ndarray, threshold: float, radius: int) -> np.ndarray:
 
 
 def _owners(session: Session, drum: str) -> list[int]:
-    """Mics whose attack may place a stroke of ``drum``: its own close mics; without one, the other close mics (a
+    """Mics whose attack may place a stroke of ``drum``: its own close mics (triggers only where it has no other,
+    :func:`aligner.roles.is_trigger`); without one, the other close mics (a
     hat without a hat mic arrives first in the snare mic; cymbals go to the overheads), then the overheads."""
     tracks = [i for i, t in enumerate(session.tracks) if t.role in _OWNERS[drum]]
     if tracks:
-        return tracks
+        return [i for i in tracks if not is_trigger(session.tracks[i].name)] or tracks
     close = [i for i, t in enumerate(session.tracks) if t.role not in ("overhead", "room", "other")]
     overheads = [i for i, t in enumerate(session.tracks) if t.role == "overhead"]
     if drum == "cymbal":
@@ -148,7 +154,7 @@ def _owners(session: Session, drum: str) -> list[int]:
 
 
 def _attack_frame(rise: np.ndarray, onsets: np.ndarray, centre: int, lo: int, hi: int,
-                  hold: int) -> tuple[int, float]:
+                  hold: int, snap_lo: int | None = None) -> tuple[int, float]:
     """Frame of a stroke's attack near envelope frame ``centre``, searched in frames ``lo`` to ``hi``, and how far the
     level rises there (dB).
 
@@ -161,7 +167,7 @@ def _attack_frame(rise: np.ndarray, onsets: np.ndarray, centre: int, lo: int, hi
         return lo, 0.0
     window = rise[lo:hi]
     best = float(window.max())
-    near = onsets[(onsets >= lo) & (onsets < hi)]
+    near = onsets[(onsets >= (lo if snap_lo is None else max(snap_lo, hold + 2))) & (onsets < hi)]
     if len(near):
         return int(near[np.argmin(np.abs(near - centre))]), max(best, DetectorSettings.rise_db)
     return lo + int(np.flatnonzero(window >= best - 3.0)[0]), best
@@ -211,6 +217,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     span = round(settings.own_mic_span_ms / 1000 * rate)
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
     after = round(settings.window_after_ms / 1000 * rate / env_hop)
+    snap_before = round(settings.snap_before_ms / 1000 * rate / env_hop)
     found: list[tuple[int, str, int, float, int, float | None]] = []
     ring = round(settings.ring_ms / 1000 * rate)
     last: dict[str, int] = {}  # latest stroke position per class
@@ -228,7 +235,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 free = [ti for ti in owners if _ROLE_CLASS.get(session.tracks[ti].role) not in busy] or owners
                 for ti in free:
                     frame, rise = _attack_frame(rises[ti], onsets_by_mic[ti], centre, centre - before,
-                                                centre + after, hold)
+                                                centre + after, hold, centre - snap_before)
                     position, peak = refine_attack(reader, ti, frame * env_hop, rate, classic)
                     candidates.append((position, ti, peak, rise))
                 # the earliest mic of the drum that clearly hears an attack owns the stroke

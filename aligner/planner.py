@@ -293,16 +293,18 @@ def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade
             continue
         needed = wanted + fade + (0 if end == cut else min(fade, wanted))
         lo = max(start, end - needed)
-        margin = min(lo, _onset_margin(rate))
-        audio = reader.read_all(lo - margin, end)
-        hidden = _last_onset(audio, margin, rate)  # a stroke no detector reported
+        # a stroke no detector reported, in the material or up to a guard before it (its attack still sounds then)
+        scan = max(lo - guard, 0)
+        margin = min(scan, _onset_margin(rate))
+        audio = reader.read_all(scan - margin, end)
+        hidden = _last_onset(audio, margin, rate)
         if hidden is not None:
-            start = lo - margin + hidden + guard
+            start = max(start, scan - margin + hidden + guard)
             if end - start < 3 * fade:
                 continue
         looped = end - start < needed
         used = end - min(end - start, needed)
-        mismatch = abs(_rms_db(audio[used - (lo - margin):]) - target_db)
+        mismatch = abs(_rms_db(audio[used - (scan - margin):]) - target_db)
         score = mismatch + (3.0 if looped else 0.0)
         if best is None or score < best[0]:
             best = (score, (start, end), looped, mismatch)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from nbd_errors import NbdError
 from session_io.session import Session
 
-__all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "role_from_name", "parse_role_overrides",
+__all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "role_from_name", "is_trigger", "parse_role_overrides",
            "assign_roles", "gm_drum_note"]
 
 log = logging.getLogger("nbd")
@@ -68,6 +68,13 @@ def role_from_name(name: str) -> str:
     if has("kick", "kik", "kdrum", "bassdrum") or word("bd", "kd", "sub", "trig", "trigger"):
         return "kick"
     return "other"
+
+
+def is_trigger(name: str) -> bool:
+    """Whether a track is a drum trigger ("Trig", "Kick Trigger"): it hears its drum cleanly, but its pulse comes
+    from a pickup and module with their own latency (MuldjordKit's kick trigger fires 5.6-8.2 ms after the kick
+    mic's attack), so it may find a stroke but should not place it where an acoustic mic of the drum hears it."""
+    return any(w in ("trig", "trigger", "trg") for w in _words(name))
 
 
 def parse_role_overrides(texts: tuple[str, ...] | list[str]) -> dict[str, str]:

@@ -65,3 +65,20 @@ def test_a_stroke_no_detector_reported_is_neither_replayed_by_a_gap_fill_nor_cut
         assert plan.validate() is plan
         played = {plan.times_played(p) for p in range(58_600, 58_600 + 480)}
         assert played == {1}, (shift, played, [f for f in second.flags])
+
+
+def test_a_gap_fill_never_starts_inside_a_missed_strokes_first_10_ms(tmp_path):
+    # The decay before the second event's cut starts ~8 ms after a stroke no detector reported (a soft hat just
+    # before a loud kick, on real hits): a fill taken from there would replay the end of that stroke's attack.
+    length = 96_000
+    folder = tmp_path / "s"
+    folder.mkdir()
+    write_audio(folder / "snare.wav", _decaying_hits(length, [20_000, 58_900, 60_000]))
+    session = read_session(folder)
+    for shift in (300, 450, 600, 800):
+        first, second = _event(20_000, 0, 1), _event(60_000, shift, 2)
+        with SessionReader(session) as reader:
+            plan = make_plan(session, [first, second], reader)
+        assert plan.validate() is plan
+        played = {plan.times_played(p) for p in range(58_900, 58_900 + 480)}
+        assert played == {1}, (shift, played, second.flags)

@@ -38,3 +38,11 @@ def test_override_for_a_missing_track_is_an_error(tmp_path):
 def test_bad_overrides(text):
     with pytest.raises(ValueError):
         parse_role_overrides([text])
+
+
+def test_trigger_tracks_are_told_apart_from_kick_mics():
+    from aligner.roles import is_trigger
+
+    assert [is_trigger(n) for n in ("Trigger", "Kick Trig", "kick_trg", "Kick In", "Kick Sub", "Trigonometry")] == \
+        [True, True, True, False, False, False]
+    assert role_from_name("Kick Trig") == "kick"  # still the kick's role: it may find strokes
