@@ -62,21 +62,28 @@ class AafWriterProcess:
         job_file.write_text(json.dumps(self._job))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
-        self._proc = subprocess.Popen([sys.executable, "-m", "session_io.aaf_process", str(job_file)],
-                                      env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
         self._done = False
+        try:
+            self._proc: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-m", "session_io.aaf_process", str(job_file)], env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except OSError as e:  # no interpreter to start (an embedded Python): write it in wait()
+            self._proc, self._start_error = None, str(e)
 
     def wait(self) -> None:
         """Wait for the file; if the process failed, write it here (raising what goes wrong)."""
         if self._done:
             return
-        _, err = self._proc.communicate()
         self._done = True
+        if self._proc is None:
+            failure = f"could not start it: {self._start_error}"
+        else:
+            _, err = self._proc.communicate()
+            failure = (err.decode(errors="replace").strip().splitlines() or ["no message"])[-1] \
+                if self._proc.returncode != 0 else None
         self._folder.cleanup()
-        if self._proc.returncode != 0:
-            last = (err.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
-            log.warning("%s: the process writing it failed (%s); writing it again here", self._job["path"], last)
+        if failure is not None:
+            log.warning("%s: the process writing it failed (%s); writing it again here", self._job["path"], failure)
             _write(self._job)
 
     def __enter__(self) -> "AafWriterProcess":
@@ -84,9 +91,10 @@ class AafWriterProcess:
 
     def __exit__(self, exc_type, *exc) -> None:
         if exc_type is not None and not self._done:
-            self._proc.kill()
-            self._proc.communicate()
             self._done = True
+            if self._proc is not None:
+                self._proc.kill()
+                self._proc.communicate()
             self._folder.cleanup()
         self.wait()
 

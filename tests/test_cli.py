@@ -240,11 +240,12 @@ def test_edit_aaf_process_that_fails_is_written_in_line(example, tmp_path, monke
 
     assert nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "inline").exit_code == 0
     monkeypatch.setattr(aligner.pipeline, "AAF_BESIDE_CLIPS", 0)
-    monkeypatch.setattr(session_io.aaf_process.sys, "executable", shutil.which("false"))
-    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "fallback")
-    assert result.exit_code == 0
-    assert "edit.aaf: the process writing it failed" in result.output
-    assert tree_hashes(tmp_path / "fallback") == tree_hashes(tmp_path / "inline")
+    for executable, out in ((shutil.which("false"), "fails"), (str(tmp_path / "no-such-python"), "cannot-start")):
+        monkeypatch.setattr(session_io.aaf_process.sys, "executable", executable)
+        result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / out)
+        assert result.exit_code == 0
+        assert "edit.aaf: the process writing it failed" in result.output
+        assert tree_hashes(tmp_path / out) == tree_hashes(tmp_path / "inline")
 
 
 def test_a_script_without_a_main_guard_runs_nbd_once(example, tmp_path):
