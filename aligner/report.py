@@ -1,4 +1,5 @@
-"""The session report a person looks at in the morning: ``report.html``, self-contained (plots embedded as PNG).
+"""The session report a person looks at in the morning: ``report.html``, self-contained (plots inline as SVG,
+:mod:`aligner.svg_plots`).
 
 - every event's timing against the grid before and after, per drum;
 - bar by bar, the largest move (where the drummer drifted most);
@@ -9,9 +10,7 @@
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from aligner.events import Event
 from aligner.loudness import integrated_loudness
 from aligner.plan import EditPlan
+from aligner.svg_plots import bar_chart, scatter_panels
 from grid import SessionGrid
 from session_io.session import Session
 
@@ -63,12 +63,6 @@ def stem_loudness(session: Session, stems_dir: Path, suffix: str = "", before: d
     return map_in_threads(one, session.sources)
 
 
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _bar_position(grid: SessionGrid, quarters) -> float:
     """Bar number plus the fraction of the bar (bar 5, beat 3 of 4/4 → 5.5), across meter changes."""
     tm = grid.tempo_map
@@ -78,15 +72,9 @@ def _bar_position(grid: SessionGrid, quarters) -> float:
 
 
 def _timing_plot(events: list[Event], plan: EditPlan, grid: SessionGrid) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Every stroke against its line, before and after the edit, one panel per drum (inline SVG)."""
     rate = grid.sample_rate_hz
     drums = sorted({h.drum for e in events for h in e.strokes})
-    fig, axes = plt.subplots(len(drums) or 1, 1, figsize=(11, 1.6 + 1.3 * max(1, len(drums))), sharex=True,
-                             squeeze=False)
     points: dict[str, tuple[list, list, list]] = {drum: ([], [], []) for drum in drums}
     for e in events:  # one pass: a bar position costs exact-fraction arithmetic
         x = _bar_position(grid, e.line.quarters)
@@ -97,40 +85,18 @@ def _timing_plot(events: list[Event], plan: EditPlan, grid: SessionGrid) -> str:
             xs.append(x)
             before.append((h.position - e.line.sample) / rate * 1000)
             after.append((dest - e.line.sample) / rate * 1000)
-    for ax, drum in zip(axes[:, 0], drums or ["other"]):
-        xs, before, after = points.get(drum, ([], [], []))
-        ax.axhline(0, color="black", lw=0.8)
-        ax.scatter(xs, before, s=9, color="#bbbbbb", label="before")
-        ax.scatter(xs, after, s=9, color=_COLOURS.get(drum, "#333333"), label="after")
-        ax.set_ylabel(f"{drum}\nms off line", fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0, 0].legend(loc="upper right", fontsize=8)
-    axes[-1, 0].set_xlabel("bar")
-    fig.suptitle("Every stroke against its grid line, before (grey) and after the edit", fontsize=11)
-    data = _png(fig)
-    plt.close(fig)
-    return data
+    panels = [(drum, _COLOURS.get(drum, "#333333"), *points[drum]) for drum in drums]
+    return scatter_panels(panels, "bar", "Every stroke against its grid line, before (grey) and after the edit")
 
 
 def _bars_plot(events: list[Event], rate: int) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The largest move in each bar, in ms (inline SVG)."""
     largest: dict[int, float] = {}
     for e in events:
         largest[e.line.bar] = max(largest.get(e.line.bar, 0.0), abs(e.shift) / rate * 1000)
     bars = sorted(largest)
-    fig, ax = plt.subplots(figsize=(11, 2.6))
-    ax.bar(bars, [largest[b] for b in bars], color="#4c72b0")
-    ax.set_xlabel("bar")
-    ax.set_ylabel("largest move (ms)")
-    ax.set_title("Where the biggest moves were, bar by bar", fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    data = _png(fig)
-    plt.close(fig)
-    return data
+    return bar_chart(bars, [largest[b] for b in bars], "bar", "largest move (ms)",
+                     "Where the biggest moves were, bar by bar")
 
 
 _STYLE = """
@@ -139,7 +105,7 @@ h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bo
 table{border-collapse:collapse;font-size:13px} td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 th{background:#f5f5f5} .num{text-align:right;font-variant-numeric:tabular-nums}
 .flag{color:#b00020;font-weight:600} .ok{color:#1b7f3b;font-weight:600} .muted{color:#777}
-.facts span{display:inline-block;margin-right:18px} img{max-width:100%}
+.facts span{display:inline-block;margin-right:18px} img,svg{max-width:100%;height:auto}
 """
 
 
@@ -166,10 +132,8 @@ def write_report(path: Path, session: Session, grid: SessionGrid, plan: EditPlan
              f"<h1>{html.escape(session.name)}</h1><div class='facts muted'>"
              + "".join(f"<span>{html.escape(f)}</span>" for f in facts) + "</div>"]
     if events:
-        parts.append("<h2>Timing against the grid</h2>"
-                     f"<img alt='timing before and after' src='data:image/png;base64,{_timing_plot(events, plan, grid)}'>")
-        parts.append(f"<h2>Moves by bar</h2><img alt='largest move per bar' "
-                     f"src='data:image/png;base64,{_bars_plot(events, rate)}'>")
+        parts.append(f"<h2>Timing against the grid</h2>{_timing_plot(events, plan, grid)}")
+        parts.append(f"<h2>Moves by bar</h2>{_bars_plot(events, rate)}")
     parts.append("<h2>Doubtful events — review these</h2>")
     if doubtful_rows:
         parts.append("<table><tr><th>bar|beat|tick</th><th>anchor</th><th class='num'>off line (% of step)</th>"
