@@ -20,11 +20,12 @@ __all__ = ["Entry", "write_compound_file"]
 _SECTOR = 4096
 _MINI_SECTOR = 64
 _MINI_CUTOFF = 4096
-_FREE, _END, _FAT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
+_FREE, _END, _FAT, _DIFAT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC
+_PER_SECTOR = _SECTOR // 4  # sector numbers in one FAT or DIFAT sector
 _NONE = 0xFFFFFFFF
 _STORAGE, _STREAM, _ROOT = 1, 2, 5
 _RED, _BLACK = 0, 1
-_MAX_FAT_SECTORS = 109  # the header's own list of FAT sectors: files up to 457 MB, no DIFAT sectors needed
+_HEADER_FAT_SECTORS = 109  # the header's own list of FAT sectors (files up to 457 MB); DIFAT sectors list more
 _SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
 
 
@@ -120,7 +121,7 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
             raise ValueError(f"{entries[i].name}: two children with the same name")
         child[i] = _sibling_tree(kids, left, right, color)
 
-    # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT
+    # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT, the DIFAT
     start = [_END] * n
     size = [0] * n
     big: list[int] = []
@@ -147,13 +148,14 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     sector += minifat_sectors
     dir_first, dir_sectors = sector, -(-n * 128 // _SECTOR)
     sector += dir_sectors
-    fat_sectors = 1
-    while fat_sectors * (_SECTOR // 4) < sector + fat_sectors:
+    fat_sectors, difat_sectors = 1, 0
+    while fat_sectors * _PER_SECTOR < sector + fat_sectors + difat_sectors:
         fat_sectors += 1
-    if fat_sectors > _MAX_FAT_SECTORS:
-        raise ValueError(f"{path}: over {_MAX_FAT_SECTORS} FAT sectors (a file over 457 MB) is not supported")
+        # the header lists 109 FAT sectors; DIFAT sectors list the rest, 1023 each (files over 457 MB)
+        difat_sectors = -(-max(0, fat_sectors - _HEADER_FAT_SECTORS) // (_PER_SECTOR - 1))
     fat_first = sector
-    total = sector + fat_sectors
+    difat_first = fat_first + fat_sectors
+    total = difat_first + difat_sectors
 
     fat = [_FREE] * (fat_sectors * (_SECTOR // 4))
     for i in big:
@@ -161,8 +163,10 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     _chain(fat, mini_first, mini_sectors)
     _chain(fat, minifat_first, minifat_sectors)
     _chain(fat, dir_first, dir_sectors)
-    for k in range(fat_first, total):
+    for k in range(fat_first, difat_first):
         fat[k] = _FAT
+    for k in range(difat_first, total):
+        fat[k] = _DIFAT
     start[0], size[0] = (mini_first, len(mini)) if mini else (_END, 0)
 
     directory = bytearray(dir_sectors * _SECTOR)
@@ -177,10 +181,18 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         struct.pack_into("<III", directory, i * 128 + 68, _NONE, _NONE, _NONE)
 
     header = bytearray(_SECTOR)
-    difat = [fat_first + k for k in range(fat_sectors)] + [_FREE] * (_MAX_FAT_SECTORS - fat_sectors)
+    fat_list = [fat_first + k for k in range(fat_sectors)]
+    in_header = fat_list[:_HEADER_FAT_SECTORS] + [_FREE] * (_HEADER_FAT_SECTORS - len(fat_list))
     struct.pack_into("<8s16sHHHHH6sIIIIIIIII109I", header, 0, _SIGNATURE, header_clsid, 0x3E, 4, 0xFFFE, 12, 6,
                      bytes(6), dir_sectors, fat_sectors, dir_first, 0, _MINI_CUTOFF,
-                     minifat_first if minifat_sectors else _END, minifat_sectors, _END, 0, *difat)
+                     minifat_first if minifat_sectors else _END, minifat_sectors,
+                     difat_first if difat_sectors else _END, difat_sectors, *in_header)
+    difat = bytearray()
+    rest = fat_list[_HEADER_FAT_SECTORS:]
+    for k in range(difat_sectors):  # each: 1023 FAT sector numbers, then the next DIFAT sector's
+        part = rest[k * (_PER_SECTOR - 1):(k + 1) * (_PER_SECTOR - 1)]
+        part += [_FREE] * (_PER_SECTOR - 1 - len(part))
+        difat += struct.pack(f"<{_PER_SECTOR}I", *part, difat_first + k + 1 if k + 1 < difat_sectors else _END)
     with open(path, "wb") as f:
         f.write(header)
         for i in big:
@@ -193,3 +205,4 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         f.write(mf + b"\xff" * (minifat_sectors * _SECTOR - len(mf)))
         f.write(directory)
         f.write(struct.pack(f"<{len(fat)}I", *fat))
+        f.write(difat)

@@ -68,3 +68,34 @@ def test_two_children_with_one_name_are_refused(tmp_path):
     root = Entry("Root Entry", children=[Entry("a", data=b"1"), Entry("A", data=b"2")])
     with pytest.raises(ValueError, match="same name"):
         write_compound_file(tmp_path / "x.cfb", root)
+
+
+def test_a_file_over_457_mb_lists_its_fat_in_difat_sectors(tmp_path):
+    """Past 109 FAT sectors (457 MB: an hour-long 12-mic edit.aaf) the header's list is continued in DIFAT sectors;
+    both readers find the end of a stream that lies beyond what the header's list reaches."""
+    size = 448 * 2**20  # 114 688 sectors: 112 FAT sectors
+    data = bytearray(size)
+    data[-16:] = b"the stream's end"
+    data[:16] = b"the stream start"
+    path = tmp_path / "big.cfb"
+    write_compound_file(path, Entry("Root Entry", bytes(16), None, [Entry("a", data=b"small"), Entry("b", data=data)]))
+    del data
+    with open(path, "rb") as f:
+        header = f.read(512)
+    fat_sectors, difat_first, difat_count = (int.from_bytes(header[o:o + 4], "little") for o in (0x2C, 0x44, 0x48))
+    assert fat_sectors > 109 and difat_count == 1 and difat_first != 0xFFFFFFFE
+    ole = olefile.OleFileIO(str(path), raise_defects=olefile.DEFECT_INCORRECT)
+    assert ole.parsing_issues == [] and ole.get_size("b") == size
+    stream = ole.openstream("b")
+    assert stream.read(16) == b"the stream start"
+    stream.seek(size - 16)
+    assert stream.read(16) == b"the stream's end" and ole.openstream("a").read() == b"small"
+    ole.close()
+
+    from aaf2.cfb import CompoundFileBinary
+
+    with open(path, "rb") as f:
+        cfb = CompoundFileBinary(f, "rb")
+        s = cfb.open("/b", "r")
+        s.seek(size - 16)
+        assert s.read(16) == b"the stream's end"
