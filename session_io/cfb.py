@@ -12,6 +12,8 @@ entries carry no timestamps, so the same tree gives the same bytes.
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def _order(name: str) -> tuple[int, str]:
     return len(name), name.upper()
 
 
-def _sibling_tree(ids: list[int], left: list[int], right: list[int], color: list[int]) -> int:
+def _sibling_tree(ids: list[int], left: array, right: array, color: array) -> int:
     """Link ``ids`` (sorted by name) into a balanced binary tree, coloured as a valid red-black tree; returns the
     root's id (or none). Middle splits put every leaf on the last two levels: nodes on an incomplete last level
     are red, all others black, so every path from the root passes the same number of black nodes."""
@@ -77,12 +79,20 @@ def _sibling_tree(ids: list[int], left: list[int], right: list[int], color: list
     return root
 
 
-def _chain(fat: list[int], first: int, count: int) -> None:
+def _chain(fat: array, first: int, count: int) -> None:
     """Mark ``count`` consecutive sectors from ``first`` as one chain in ``fat``."""
     for k in range(first, first + count - 1):
         fat[k] = k + 1
     if count:
         fat[first + count - 1] = _END
+
+
+def _little_endian(numbers: array) -> bytes:
+    """An array of sector numbers as the file stores them (little-endian 32-bit)."""
+    if sys.byteorder == "big":
+        numbers = array(numbers.typecode, numbers)
+        numbers.byteswap()
+    return numbers.tobytes()
 
 
 def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = bytes(16)) -> None:
@@ -97,8 +107,9 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     header_clsid : bytes
         16 bytes written in the header's CLSID field (AAF puts its signature there; plain CFB leaves zeros).
     """
+    # per-entry numbers in arrays, not lists: an hour-long edit is millions of entries
     entries: list[Entry] = []
-    kinds: list[int] = []
+    kinds = array("B")
     parent_children: list[list[int]] = []
     stack = [(root, None)]
     while stack:  # ids in depth-first order; the root is 0
@@ -113,7 +124,8 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
             for c in reversed(entry.children):
                 stack.append((c, me))
     n = len(entries)
-    left, right, child, color = [_NONE] * n, [_NONE] * n, [_NONE] * n, [_BLACK] * n
+    left, right, child = array("I", [_NONE]) * n, array("I", [_NONE]) * n, array("I", [_NONE]) * n
+    color = array("B", [_BLACK]) * n
     for i in range(n):
         kids = sorted(parent_children[i], key=lambda k: _order(entries[k].name))
         names = [entries[k].name for k in kids]
@@ -122,11 +134,12 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         child[i] = _sibling_tree(kids, left, right, color)
 
     # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT, the DIFAT
-    start = [_END] * n
-    size = [0] * n
+    start = array("I", [_END]) * n
+    size = array("Q", [0]) * n
     big: list[int] = []
-    mini = bytearray()
-    mini_fat: list[int] = []
+    small: list[int] = []  # streams in the mini stream, in order: written straight from their entries
+    mini_len = 0
+    mini_fat = array("I")
     sector = 0
     for i, e in enumerate(entries):
         if kinds[i] != _STREAM:
@@ -137,12 +150,14 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
             sector += -(-size[i] // _SECTOR)
             big.append(i)
         elif size[i]:
-            first = len(mini) // _MINI_SECTOR
+            first = mini_len // _MINI_SECTOR
             count = -(-size[i] // _MINI_SECTOR)
             start[i] = first
-            mini += e.data + bytes(count * _MINI_SECTOR - size[i])
-            mini_fat += [first + k + 1 for k in range(count - 1)] + [_END]
-    mini_first, mini_sectors = sector, -(-len(mini) // _SECTOR)
+            small.append(i)
+            mini_len += count * _MINI_SECTOR
+            mini_fat.extend(range(first + 1, first + count))
+            mini_fat.append(_END)
+    mini_first, mini_sectors = sector, -(-mini_len // _SECTOR)
     sector += mini_sectors
     minifat_first, minifat_sectors = sector, -(-len(mini_fat) * 4 // _SECTOR)
     sector += minifat_sectors
@@ -157,7 +172,7 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     difat_first = fat_first + fat_sectors
     total = difat_first + difat_sectors
 
-    fat = [_FREE] * (fat_sectors * (_SECTOR // 4))
+    fat = array("I", [_FREE]) * (fat_sectors * _PER_SECTOR)
     for i in big:
         _chain(fat, start[i], -(-size[i] // _SECTOR))
     _chain(fat, mini_first, mini_sectors)
@@ -167,18 +182,14 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         fat[k] = _FAT
     for k in range(difat_first, total):
         fat[k] = _DIFAT
-    start[0], size[0] = (mini_first, len(mini)) if mini else (_END, 0)
+    start[0], size[0] = (mini_first, mini_len) if mini_len else (_END, 0)
 
-    directory = bytearray(dir_sectors * _SECTOR)
+    names = []
     for i, e in enumerate(entries):
         name = ("Root Entry" if i == 0 else e.name).encode("utf-16-le") + b"\0\0"
         if len(name) > 64:
             raise ValueError(f"entry name over 31 characters: {e.name!r}")
-        struct.pack_into("<64sHBBIII16sIQQIQ", directory, i * 128, name, len(name), kinds[i], color[i], left[i],
-                         right[i], child[i], e.clsid, 0, 0, 0, start[i] if kinds[i] != _STORAGE else 0,
-                         size[i] if kinds[i] != _STORAGE else 0)
-    for i in range(n, dir_sectors * _SECTOR // 128):  # unused entries
-        struct.pack_into("<III", directory, i * 128 + 68, _NONE, _NONE, _NONE)
+        names.append(name)
 
     header = bytearray(_SECTOR)
     fat_list = [fat_first + k for k in range(fat_sectors)]
@@ -199,10 +210,23 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
             data = entries[i].data
             f.write(data)
             f.write(bytes(-len(data) % _SECTOR))
-        f.write(mini)
-        f.write(bytes(-len(mini) % _SECTOR))
-        mf = struct.pack(f"<{len(mini_fat)}I", *mini_fat)
+        for i in small:
+            data = entries[i].data
+            f.write(data)
+            f.write(bytes(-len(data) % _MINI_SECTOR))
+        f.write(bytes(-mini_len % _SECTOR))
+        mf = _little_endian(mini_fat)
         f.write(mf + b"\xff" * (minifat_sectors * _SECTOR - len(mf)))
-        f.write(directory)
-        f.write(struct.pack(f"<{len(fat)}I", *fat))
+        chunk = bytearray(_SECTOR)  # the directory, a sector (32 entries) at a time
+        for first in range(0, dir_sectors * _SECTOR // 128, _SECTOR // 128):
+            chunk[:] = bytes(_SECTOR)
+            for j, i in enumerate(range(first, first + _SECTOR // 128)):
+                if i < n:
+                    struct.pack_into("<64sHBBIII16sIQQIQ", chunk, j * 128, names[i], len(names[i]), kinds[i],
+                                     color[i], left[i], right[i], child[i], entries[i].clsid, 0, 0, 0,
+                                     start[i] if kinds[i] != _STORAGE else 0, size[i] if kinds[i] != _STORAGE else 0)
+                else:  # unused entries
+                    struct.pack_into("<III", chunk, j * 128 + 68, _NONE, _NONE, _NONE)
+            f.write(chunk)
+        f.write(_little_endian(fat))
         f.write(difat)
