@@ -20,7 +20,7 @@ from session_io.edl import EdlCut, EdlMic, write_edls
 from session_io.session import Session
 from session_io.stems import PART_SUFFIX, stem_file_name
 
-__all__ = ["aaf_links_stems", "aaf_tracks", "write_edit_aaf", "start_edit_aaf", "edl_cuts", "write_edit_edls"]
+__all__ = ["aaf_media_linkable", "aaf_links_stems", "aaf_tracks", "write_edit_aaf", "start_edit_aaf", "edl_cuts", "write_edit_edls"]
 
 _LINKABLE = ("WAV", "WAVEX", "RF64")
 
@@ -70,6 +70,11 @@ def _media_kind(source, stems_only: bool) -> str:
     if source.container in _LINKABLE and "aaf_track" not in source.metadata:
         return "source"
     return "linked" if source.metadata.get("aaf_media") is not None else "stem"
+
+
+def aaf_media_linkable(session: Session) -> bool:
+    """Whether every input is a WAV file, the media an edit AAF links (otherwise no ``edit.aaf`` is written)."""
+    return all(source.container in _LINKABLE for source in session.sources)
 
 
 def aaf_links_stems(session: Session, embed: bool = False) -> bool:

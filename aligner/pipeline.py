@@ -16,7 +16,7 @@ from typing import Callable, ContextManager
 from aligner.config import AlignConfig
 from aligner.detect import detect_hits
 from aligner.events import Event, make_events
-from aligner.interchange import aaf_links_stems, start_edit_aaf, write_edit_aaf, write_edit_edls
+from aligner.interchange import aaf_links_stems, aaf_media_linkable, start_edit_aaf, write_edit_aaf, write_edit_edls
 from aligner.neural import neural_hits
 from aligner.report import LOUDNESS_FLAG_LU, stem_loudness, write_report
 from aligner.plan import EditPlan
@@ -304,7 +304,7 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
             raise ValueError("out_dir is required unless dry_run")
         _refuse_overwriting_inputs(session, out_dir)
         total = sum(s.frames for s in session.sources)
-        wav_media = all(src.container in ("WAV", "WAVEX", "RF64") for src in session.sources)
+        wav_media = aaf_media_linkable(session)
         aaf_beside = (config.write_aaf and wav_media and not aaf_links_stems(session, config.aaf_embed)
                       and len(plan.segments) * session.channel_count >= AAF_BESIDE_CLIPS)
         with OutputSet(out_dir) as outputs, contextlib.ExitStack() as beside:

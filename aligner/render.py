@@ -190,12 +190,12 @@ def render_stems(
         source = session.sources[index]
         clipped = [0]
         meter = LoudnessMeter(session.sample_rate_hz, source.channels, source.frames) if measure_loudness else None
-        unit = np.float32(1.0 / full_scale(source.subtype))  # the meter wants ±1.0 (a power of two: exact)
+        to_unit = np.float32(1.0 / full_scale(source.subtype))  # the meter wants ±1.0 (a power of two: exact)
         with SourceReader(source) as reader, StemWriter(stems_dir, source, edit_id) as writer:
             for block in render_source(session, plan, index, reader, block_frames, clipped):
                 writer.write(block)
                 if meter is not None:
-                    meter.add(block.astype(np.float32) * unit)
+                    meter.add(block.astype(np.float32) * to_unit)
                 if progress is not None:
                     progress(len(block))
         return clipped[0], writer.frames_written, meter.value() if meter is not None else None

@@ -13,8 +13,8 @@ from dataclasses import replace
 from nbd_errors import NbdError
 from session_io.session import Session
 
-__all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "role_from_name", "is_trigger", "parse_role_overrides",
-           "assign_roles", "gm_drum_note"]
+__all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "role_from_name", "is_trigger",
+           "parse_role_overrides", "assign_roles", "gm_drum_note"]
 
 log = logging.getLogger("nbd")
 

@@ -87,13 +87,18 @@ def f_measure(reference: list[int], estimated: list[int], rate: int, window_s: f
     return mir_eval.onset.f_measure(ref, est, window=window_s)[0]
 
 
+def _sum_of_mics(session, dtype) -> np.ndarray:
+    """Every channel of the session added up in ``dtype``: what a single-signal onset detector hears."""
+    with SessionReader(session) as reader:
+        return reader.read_all(0, session.length_samples).sum(axis=1, dtype=dtype)
+
+
 def librosa_hits(session, grid, swing) -> list[Hit]:
     """The baseline: librosa's onset detector (with backtracking) on the sum of every mic."""
     import librosa
 
-    with SessionReader(session) as reader:
-        mix = reader.read_all(0, session.length_samples).sum(axis=1)
-    onsets = librosa.onset.onset_detect(y=mix.astype(np.float32), sr=session.sample_rate_hz, units="samples",
+    mix = _sum_of_mics(session, np.float32)
+    onsets = librosa.onset.onset_detect(y=mix, sr=session.sample_rate_hz, units="samples",
                                         backtrack=True)
     return [Hit(int(p), "other", 0, 1.0, 1.0) for p in onsets]
 
@@ -128,8 +133,7 @@ def madmom_hits(session, grid, swing) -> list[Hit]:
 
     madmom = _import_madmom()
     rate = session.sample_rate_hz
-    with SessionReader(session) as reader:
-        mix = reader.read_all(0, session.length_samples).sum(axis=1, dtype=np.float64)
+    mix = _sum_of_mics(session, np.float64)
     mix /= max(float(np.abs(mix).max()), 1e-9)
     k = gcd(44100, rate)
     signal = resample_poly(mix, 44100 // k, rate // k).astype(np.float32)
