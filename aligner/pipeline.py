@@ -22,6 +22,7 @@ from aligner.report import LOUDNESS_FLAG_LU, stem_loudness, write_report
 from aligner.plan import EditPlan
 from aligner.planner import PlannerSettings, make_plan
 from aligner.render import render_stems
+from aligner.threads import blas_on_one_thread
 from aligner.roles import assign_roles, gm_drum_note, parse_role_overrides
 from grid import SessionGrid, TempoMap, grid_lines, parse_position
 from grid.midi import write_drum_midi
@@ -263,7 +264,7 @@ def run_session(
     NbdError
         Anything wrong with the inputs or the outputs, naming the file.
     """
-    with tempfile.TemporaryDirectory(prefix="nbd-") as workdir:  # AAF tracks are flattened here
+    with tempfile.TemporaryDirectory(prefix="nbd-") as workdir, blas_on_one_thread():  # AAF tracks flattened here
         return _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, Path(workdir))
 
 
