@@ -1,23 +1,20 @@
 """A low-order IIR filter run block by block with matrix products instead of a loop over samples.
 
-``scipy.signal.sosfilt`` works through one sample at a time (each output waits for the one before: about 7 ns a sample
-for the two biquads of K-weighting). Here the signal is cut into blocks of ``L`` samples and, with the filter written
-in state-space form (state ``x``, ``x[n+1] = A x[n] + B u[n]``, ``y[n] = C x[n] + D u[n]``), each block's output is
+A per-sample loop (``scipy.signal.sosfilt``) waits for each output before the next: about 7 ns a sample for the two
+biquads of K-weighting. Here the filter is written in state-space form (state ``x``, ``x[n+1] = A x[n] + B u[n]``,
+``y[n] = C x[n] + D u[n]``) and the signal is cut into blocks of ``L`` samples; each block's output is
 
     y_block = T u_block + H x_start        (T: the L x L lower-triangular matrix of the impulse response,
                                             H: row n is C A^n)
 
-so all blocks go through two matrix products at once. Only the states at block starts form a chain,
-``x_start[k+1] = A^L x_start[k] + G u_block[k]``, one step per block instead of per sample; that chain is itself a
-linear recurrence of order ``n`` and is solved by ``scipy.signal.lfilter`` on its characteristic polynomial
-(numerator by the Faddeev-LeVerrier recursion). Same outputs as ``sosfilt`` to float rounding (relative 1e-5 in
-float32), in about half its time for K-weighting (64-sample blocks; a single product is faster still, the chain's
-bookkeeping costs the rest).
+so all blocks go through matrix products at once. Only the states at block starts form a chain,
+``x_start[k+1] = A^L x_start[k] + G u_block[k]``; that chain is solved the same way, ``M`` links at a time, the links
+of one level being the blocks of the level above (:class:`_Chain`). Outputs equal ``sosfilt``'s to float32 rounding
+in about half its time, and only numpy is needed (importing ``scipy.signal`` alone takes 0.9 s).
 """
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["BlockIIR"]
 
@@ -29,7 +26,8 @@ def _cascade_state_space(sos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     n = 2 * len(sos)
     a_mat, b_vec, c_vec, d = np.zeros((n, n)), np.zeros(n), np.zeros(n), 1.0
     # the cascade's output so far as (state weights, input weight); section i's input is section i-1's output
-    for i, (b0, b1, b2, _, a1, a2) in enumerate(sos):
+    for i, (b0, b1, b2, a0, a1, a2) in enumerate(sos):
+        b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
         z1, z2 = 2 * i, 2 * i + 1
         # y = z1 + b0 v; z1' = b1 v - a1 y + z2; z2' = b2 v - a2 y, where v = c_vec . x + d u
         a_mat[z1] += (b1 - a1 * b0) * c_vec
@@ -45,14 +43,54 @@ def _cascade_state_space(sos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return a_mat, b_vec, c_vec, d
 
 
+class _Chain:
+    """Solves ``s[k+1] = P s[k] + v[k]`` for all k at once, ``links`` steps per matrix product.
+
+    Within a group of ``links`` steps the states reached from a zero start are one product with a block-Toeplitz
+    matrix of powers of P; the groups' own start states form the same kind of chain with P^links, solved by the
+    next level (made when first needed).
+    """
+
+    def __init__(self, step: np.ndarray, links: int = 32):
+        order = len(step)
+        powers = [np.eye(order)]
+        for _ in range(links):
+            powers.append(step @ powers[-1])
+        self.links, self.order = links, order
+        # zero-start states: local[k] = sum_{j<=k} P^(k-j) v[j]; as (v flat) @ toeplitz, row (j, b), column (k, a)
+        toeplitz = np.zeros((links, order, links, order))
+        for j in range(links):
+            for k in range(j, links):
+                toeplitz[j, :, k, :] = powers[k - j].T
+        self._toeplitz = toeplitz.reshape(links * order, links * order)
+        self._from_start = np.stack(powers[1:])  # P^(k+1): the start state's part of local state k
+        self._step_links = powers[links]
+        self._next: _Chain | None = None
+
+    def solve(self, v: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """States s[0..n] of each channel for drives ``v`` (channels, n, order) and ``start`` (channels, order)."""
+        channels, n, order = v.shape
+        groups = -(-n // self.links)
+        padded = np.zeros((channels, groups * self.links * order))
+        padded[:, :n * order] = v.reshape(channels, -1)
+        local = (padded.reshape(channels, groups, -1) @ self._toeplitz).reshape(channels, groups, self.links, order)
+        if groups == 1:
+            group_starts = start[:, None, :]
+        else:
+            if self._next is None:
+                self._next = _Chain(self._step_links, self.links)
+            group_starts = self._next.solve(local[:, :, -1, :], start)[:, :groups]
+        local += np.einsum("kab,cgb->cgka", self._from_start, group_starts)
+        return np.concatenate([start[:, None, :], local.reshape(channels, -1, order)[:, :n]], axis=1)
+
+
 class BlockIIR:
     """Filter a stream of (frames, channels) blocks through one filter, keeping state between calls.
 
     Parameters
     ----------
     sos : np.ndarray
-        (sections, 6) second-order sections, as ``scipy.signal`` makes them; their poles must be inside the unit circle
-        and not at 0.
+        (sections, 6) second-order sections ``[b0, b1, b2, a0, a1, a2]``; the filter must be stable.
     channels : int
     block : int
         Samples per internal block ``L``; callers feeding a multiple of it avoid a copy.
@@ -69,47 +107,18 @@ class BlockIIR:
         self._t = np.where(rows >= cols, impulse[np.clip(rows - cols, 0, None)], 0.0).T.astype(np.float32)  # u @ _t
         self._g = np.stack([powers[length - 1 - j] @ b_vec for j in range(length)]).astype(np.float32)  # (L, n)
         self._h = np.stack([c_vec @ powers[n] for n in range(length)]).T.astype(np.float32)  # (n, L): x_start @ _h
-        jump = powers[length]  # A^L: one block's step of the state chain
-        # characteristic polynomial z^n + c1 z^(n-1) + ... and the adjugate's coefficient matrices (Faddeev-LeVerrier)
-        coeffs, adj = [1.0], [np.eye(order)]
-        for k in range(1, order + 1):
-            m = jump @ adj[-1]
-            coeffs.append(-np.trace(m) / k)
-            if k < order:
-                adj.append(m + coeffs[-1] * np.eye(order))
-        self._den = np.array(coeffs)
-        # x_start[k] = sum_d adj[d] @ w[k-1-d] as one product with the lagged w's: row (state j, lag l) is
-        # adj[order-1-l][:, j], lag l holding w[k-order+l]
-        self._adj_stacked = np.stack([adj[order - 1 - lag].T for lag in range(order)], axis=1).reshape(order * order, order)
-        self._jump = jump
-        self._jump_powers = np.eye(order)[None]  # A^(kL), k = 0, 1, ...: grown as needed
+        self._chain = _Chain(powers[length])
         self.block, self.order, self.channels = length, order, channels
         self._state = np.zeros((channels, order))
         self._pending = np.zeros((0, channels), dtype=np.float32)
 
-    def _powers(self, count: int) -> np.ndarray:
-        if len(self._jump_powers) < count:
-            grown = [self._jump_powers[-1]]
-            for _ in range(count - len(self._jump_powers)):
-                grown.append(self._jump @ grown[-1])
-            self._jump_powers = np.concatenate([self._jump_powers, np.stack(grown[1:])])
-        return self._jump_powers[:count]
-
     def _run(self, u: np.ndarray) -> np.ndarray:
         """Filter whole blocks: ``u`` is (channels, blocks, L) float32; returns the same shape in float32."""
-        from scipy.signal import lfilter
-
-        blocks, order = u.shape[1], self.order
         drive = (u @ self._g).astype(np.float64)  # each block's own contribution to the next block's start state
-        w = lfilter([1.0], self._den, drive, axis=1)
-        w = np.concatenate([np.zeros((self.channels, order, order)), w], axis=1)
-        # x_start[k] = A^(kL) x_start[0] + sum_d adj[d] @ w[k-1-d], k = 0 .. blocks
-        lagged = sliding_window_view(w, order, axis=1)[:, :blocks + 1]  # (channels, k, state, lag)
-        starts = lagged.reshape(self.channels, blocks + 1, order * order) @ self._adj_stacked
-        starts += (self._powers(blocks + 1).reshape(-1, order) @ self._state.T).reshape(blocks + 1, order, -1).transpose(2, 0, 1)
-        self._state = starts[:, blocks]
+        starts = self._chain.solve(drive, self._state)
+        self._state = starts[:, -1]
         out = u @ self._t
-        out += starts[:, :blocks].astype(np.float32) @ self._h
+        out += starts[:, :-1].astype(np.float32) @ self._h
         return out
 
     def filter(self, x: np.ndarray) -> np.ndarray:

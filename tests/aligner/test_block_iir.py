@@ -1,9 +1,11 @@
-"""The block-wise IIR filter gives sosfilt's output, whatever the sizes it is fed in."""
+"""The block-wise IIR filter gives sosfilt's output, whatever the sizes it is fed in; the meter's K-weighting is
+pyloudnorm's."""
 import numpy as np
 import pytest
 from scipy.signal import butter, sosfilt, tf2sos
 
 from aligner.block_iir import BlockIIR
+from aligner.loudness import k_weighting_sos
 
 
 def _k_weighting(rate):
@@ -11,6 +13,11 @@ def _k_weighting(rate):
 
     stages = list(pyloudnorm.Meter(rate)._filters.values())
     return np.vstack([tf2sos(st.b * st.passband_gain, st.a) for st in stages])
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 88200, 96000, 192000])
+def test_k_weighting_coefficients_are_pyloudnorms(rate):
+    assert np.allclose(k_weighting_sos(rate), _k_weighting(rate), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 96000])
