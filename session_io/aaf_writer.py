@@ -10,6 +10,8 @@ media is written by pyaaf2 alone.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -380,10 +382,24 @@ def write_linked_aaf(path: str | Path, name: str, sample_rate_hz: int, tracks: l
     if embed:
         _write_with_pyaaf2(path, *args, templates=False)
         return
-    with tempfile.TemporaryDirectory(prefix="nbd-aaf-") as tmp:
+    with _cyclic_gc_paused(), tempfile.TemporaryDirectory(prefix="nbd-aaf-") as tmp:
         skeleton = Path(tmp) / "skeleton.aaf"
         layouts = _write_with_pyaaf2(skeleton, *args, templates=True)
         root, header_clsid = _read_tree(skeleton)
-    for track, layout in zip(tracks, layouts):
-        _fill_sequence(root, layout, track, length_samples)
-    write_compound_file(path, root, header_clsid)
+        for track, layout in zip(tracks, layouts):
+            _fill_sequence(root, layout, track, length_samples)
+        write_compound_file(path, root, header_clsid)
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Python's cycle collector off while the entry tree is built and written: with over 100 000 live entries, each
+    collection walks them all, and they came due often enough to take 0.4 of the 0.8 s of writing a 3-minute
+    session's compound file. The tree holds no cycles; anything that does is collected when this ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

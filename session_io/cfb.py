@@ -17,6 +17,8 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["Entry", "write_compound_file"]
 
 _SECTOR = 4096
@@ -53,30 +55,24 @@ def _order(name: str) -> tuple[int, str]:
     return len(name), name.upper()
 
 
-def _sibling_tree(ids: list[int], left: array, right: array, color: array) -> int:
-    """Link ``ids`` (sorted by name) into a balanced binary tree, coloured as a valid red-black tree; returns the
-    root's id (or none). Middle splits put every leaf on the last two levels: nodes on an incomplete last level
-    are red, all others black, so every path from the root passes the same number of black nodes."""
-    if not ids:
-        return _NONE
-    depth: dict[int, int] = {}
+def _sibling_tree(count: int) -> tuple[int, list[tuple[int, int, int, int]]]:
+    """The balanced binary tree of ``count`` siblings sorted by name, coloured as a valid red-black tree: the root's
+    position and (position, left, right, colour) per sibling, positions into the sorted list (-1: none). Middle splits
+    put every leaf on the last two levels: nodes on an incomplete last level are red, all others black, so every path
+    from the root passes the same number of black nodes."""
+    nodes: list[tuple[int, int, int, int]] = []
 
     def build(lo: int, hi: int, d: int) -> int:
         if lo >= hi:
-            return _NONE
+            return -1
         mid = (lo + hi) // 2
-        node = ids[mid]
-        depth[node] = d
-        left[node] = build(lo, mid, d + 1)
-        right[node] = build(mid + 1, hi, d + 1)
-        return node
+        nodes.append((mid, build(lo, mid, d + 1), build(mid + 1, hi, d + 1), d))
+        return mid
 
-    root = build(0, len(ids), 0)
-    deepest = max(depth.values())
-    perfect = len(ids) == 2 ** (deepest + 1) - 1
-    for node, d in depth.items():
-        color[node] = _RED if d == deepest and not perfect else _BLACK
-    return root
+    root = build(0, count, 0)
+    deepest = max(d for *_, d in nodes)
+    perfect = count == 2 ** (deepest + 1) - 1
+    return root, [(m, lo, hi, _RED if d == deepest and not perfect else _BLACK) for m, lo, hi, d in nodes]
 
 
 def _chain(fat: array, first: int, count: int) -> None:
@@ -93,6 +89,38 @@ def _little_endian(numbers: array) -> bytes:
         numbers = array(numbers.typecode, numbers)
         numbers.byteswap()
     return numbers.tobytes()
+
+
+_DIRECTORY_CHUNK = 32768  # directory entries packed at once (4 MB)
+_DIRECTORY_ENTRY = np.dtype([
+    ("name", "S64"), ("name_bytes", "<u2"), ("kind", "u1"), ("color", "u1"), ("left", "<u4"), ("right", "<u4"),
+    ("child", "<u4"), ("clsid", "V16"), ("state", "<u4"), ("created", "<u8"), ("modified", "<u8"), ("start", "<u4"),
+    ("size", "<u8")])
+
+
+def _directory(entries: list[Entry], ids: range, kinds: array, color: array, left: array, right: array,
+               child: array, start: array, size: array) -> bytes:
+    """The 128-byte directory entries of ``ids`` (past the last entry: unused ones)."""
+    table = np.zeros(len(ids), dtype=_DIRECTORY_ENTRY)
+    table["left"] = table["right"] = table["child"] = _NONE
+    used = range(ids.start, min(ids.stop, len(entries)))
+    if len(used):
+        names = [("Root Entry" if i == 0 else entries[i].name).encode("utf-16-le") for i in used]
+        if max(map(len, names)) > 62:
+            raise ValueError(f"entry name over 31 characters: {max(names, key=len).decode('utf-16-le')!r}")
+        k = len(used)
+        table["name"][:k] = names  # zero-padded: the terminator included
+        table["name_bytes"][:k] = [len(name) + 2 for name in names]
+        kind = np.frombuffer(kinds, dtype=np.uint8)[used.start:used.stop]
+        table["kind"][:k] = kind
+        table["color"][:k] = np.frombuffer(color, dtype=np.uint8)[used.start:used.stop]
+        for field_name, numbers in (("left", left), ("right", right), ("child", child)):
+            table[field_name][:k] = np.frombuffer(numbers, dtype=np.uint32)[used.start:used.stop]
+        table["clsid"][:k] = np.frombuffer(b"".join(entries[i].clsid for i in used), dtype="V16")
+        not_storage = kind != _STORAGE
+        table["start"][:k] = np.where(not_storage, np.frombuffer(start, dtype=np.uint32)[used.start:used.stop], 0)
+        table["size"][:k] = np.where(not_storage, np.frombuffer(size, dtype=np.uint64)[used.start:used.stop], 0)
+    return table.tobytes()
 
 
 def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = bytes(16)) -> None:
@@ -126,12 +154,26 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     n = len(entries)
     left, right, child = array("I", [_NONE]) * n, array("I", [_NONE]) * n, array("I", [_NONE]) * n
     color = array("B", [_BLACK]) * n
+    shapes: dict[tuple[str, ...], tuple[list[int], int, list]] = {}  # children's names -> order and tree
     for i in range(n):
-        kids = sorted(parent_children[i], key=lambda k: _order(entries[k].name))
-        names = [entries[k].name for k in kids]
-        if len({name.upper() for name in names}) != len(names):
-            raise ValueError(f"{entries[i].name}: two children with the same name")
-        child[i] = _sibling_tree(kids, left, right, color)
+        kids = parent_children[i]
+        if not kids:
+            continue
+        names = tuple(entries[k].name for k in kids)
+        shape = shapes.get(names)
+        if shape is None:  # storages made from one template share their children's names: worked out once
+            if len({name.upper() for name in names}) != len(names):
+                raise ValueError(f"{entries[i].name}: two children with the same name")
+            order = sorted(range(len(names)), key=lambda j: _order(names[j]))
+            shape = shapes[names] = (order, *_sibling_tree(len(order)))
+        order, root_at, nodes = shape
+        ids = [kids[j] for j in order]
+        child[i] = ids[root_at]
+        for at, lo, hi, colour in nodes:
+            node = ids[at]
+            left[node] = ids[lo] if lo >= 0 else _NONE
+            right[node] = ids[hi] if hi >= 0 else _NONE
+            color[node] = colour
 
     # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT, the DIFAT
     start = array("I", [_END]) * n
@@ -184,13 +226,6 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         fat[k] = _DIFAT
     start[0], size[0] = (mini_first, mini_len) if mini_len else (_END, 0)
 
-    names = []
-    for i, e in enumerate(entries):
-        name = ("Root Entry" if i == 0 else e.name).encode("utf-16-le") + b"\0\0"
-        if len(name) > 64:
-            raise ValueError(f"entry name over 31 characters: {e.name!r}")
-        names.append(name)
-
     header = bytearray(_SECTOR)
     fat_list = [fat_first + k for k in range(fat_sectors)]
     in_header = fat_list[:_HEADER_FAT_SECTORS] + [_FREE] * (_HEADER_FAT_SECTORS - len(fat_list))
@@ -217,16 +252,8 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         f.write(bytes(-mini_len % _SECTOR))
         mf = _little_endian(mini_fat)
         f.write(mf + b"\xff" * (minifat_sectors * _SECTOR - len(mf)))
-        chunk = bytearray(_SECTOR)  # the directory, a sector (32 entries) at a time
-        for first in range(0, dir_sectors * _SECTOR // 128, _SECTOR // 128):
-            chunk[:] = bytes(_SECTOR)
-            for j, i in enumerate(range(first, first + _SECTOR // 128)):
-                if i < n:
-                    struct.pack_into("<64sHBBIII16sIQQIQ", chunk, j * 128, names[i], len(names[i]), kinds[i],
-                                     color[i], left[i], right[i], child[i], entries[i].clsid, 0, 0, 0,
-                                     start[i] if kinds[i] != _STORAGE else 0, size[i] if kinds[i] != _STORAGE else 0)
-                else:  # unused entries
-                    struct.pack_into("<III", chunk, j * 128 + 68, _NONE, _NONE, _NONE)
-            f.write(chunk)
+        for first in range(0, dir_sectors * _SECTOR // 128, _DIRECTORY_CHUNK):  # the directory, in chunks
+            f.write(_directory(entries, range(first, min(first + _DIRECTORY_CHUNK, dir_sectors * _SECTOR // 128)),
+                               kinds, color, left, right, child, start, size))
         f.write(_little_endian(fat))
         f.write(difat)
