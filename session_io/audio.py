@@ -140,15 +140,15 @@ class SourceReader:
         self.source = source
         self.dtype = np.dtype(dtype) if dtype is not None else sample_domain(source.subtype)[0]
         self._file: sf.SoundFile | None = None
-        self._direct: PcmWindowReader | None = None  # float32 windows of plain WAV files without libsndfile
+        self._direct: PcmWindowReader | None = None  # plain WAV files read without libsndfile
 
     def __enter__(self) -> "SourceReader":
         try:
             self._file = sf.SoundFile(str(self.source.path))
         except Exception as e:
             raise SessionReadError(f"cannot open for reading ({e})", self.source.path) from None
-        if self.dtype == np.float32:
-            self._direct = PcmWindowReader.open(self.source)
+        if self.dtype in (np.float32, sample_domain(self.source.subtype)[0]):
+            self._direct = PcmWindowReader.open(self.source, scaled=self.dtype == np.float32)
         return self
 
     def __exit__(self, *exc) -> None:

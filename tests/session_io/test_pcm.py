@@ -1,4 +1,5 @@
-"""Direct WAV window reads give exactly libsndfile's float32 samples, for every layout they take on."""
+"""Direct WAV window reads give exactly libsndfile's samples (float32, and the processing dtype rendering copies),
+for every layout they take on."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import soundfile as sf
 
 from session_io.audio import SourceReader, probe
 from session_io.pcm import PcmWindowReader
+from session_io.session import sample_domain
 
 
 def _noise(frames: int, channels: int, seed: int = 0) -> np.ndarray:
@@ -33,6 +35,13 @@ def test_windows_equal_libsndfile(tmp_path, fmt, subtype, channels):
             assert np.array_equal(got, expected), (lo, hi)
     finally:
         direct.close()
+    dtype = sample_domain(subtype)[0]
+    with SourceReader(source) as reader:  # rendering's reads: bit-exact integers
+        assert reader._direct is not None
+        for lo, hi in ((0, 20000), (0, 1), (12345, 16441), (19999, 20000)):
+            expected = sf.read(str(path), start=lo, stop=hi, dtype=dtype.name, always_2d=True)[0]
+            got = reader.read(lo, hi)
+            assert got.dtype == dtype and np.array_equal(got, expected), (lo, hi)
 
 
 @pytest.mark.parametrize("fmt,subtype", [("FLAC", "PCM_24"), ("AIFF", "PCM_24"), ("WAV", "DOUBLE"),
