@@ -61,3 +61,19 @@ def test_drop_frame_lists_read_back(tmp_path):
     timeline = _read(path, 30000 / 1001)  # keep the timeline alive while its tracks are read
     clips = [c for c in timeline.tracks[0] if isinstance(c, otio.schema.Clip)]
     assert [c.source_range.duration.value for c in clips] == [300, 300]  # 10.01 s at 29.97 = 300 frames
+
+
+def test_samples_round_to_the_nearest_frame_halves_to_even():
+    """A position exactly half a frame from two frames goes to the even one, at every frame rate (as round() of the
+    exact fraction does); others to the nearest."""
+    from fractions import Fraction
+
+    from grid.positions import FRAME_RATES
+    from session_io.edl import _frame
+
+    for fps, (per_second, *_) in FRAME_RATES.items():
+        for rate in (44100, 48000, 96000):
+            for samples in [0, 1, 1599, 1600, 1601, 10 ** 10 + 7, -4321] + [
+                    int(Fraction(2 * k + 1, 2) * rate / per_second) for k in range(40)]:
+                assert _frame(samples, rate, fps) == round(Fraction(samples) * per_second / rate), (fps, rate, samples)
+    assert _frame(1000, 48000, "24") == 0 and _frame(1000 * 3, 48000, "24") == 2  # 0.5 -> 0, 1.5 -> 2
