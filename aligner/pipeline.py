@@ -22,8 +22,8 @@ from aligner.report import LOUDNESS_FLAG_LU, stem_loudness, write_report
 from aligner.plan import EditPlan
 from aligner.planner import PlannerSettings, make_plan
 from aligner.render import render_stems
-from aligner.threads import blas_on_one_thread
 from aligner.roles import assign_roles, gm_drum_note, parse_role_overrides
+from aligner.threads import blas_on_one_thread
 from grid import SessionGrid, TempoMap, grid_lines, parse_position
 from grid.midi import write_drum_midi
 from nbd_errors import NbdError, OutputWriteError, PlanValidationError
