@@ -11,6 +11,7 @@ media is written by pyaaf2 alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import struct
 import tempfile
@@ -300,6 +301,13 @@ def _read_tree(path: Path) -> tuple[Entry, bytes]:
 
 def _set_properties(data: bytes, values: dict[int, bytes]) -> bytes:
     """An object's "properties" stream with the values of some property ids replaced."""
+    layout = _property_layout(data)
+    if all(pid in layout and len(value) == layout[pid][1] for pid, value in values.items()):
+        out = bytearray(data)  # same sizes (lengths, positions): the values overwrite in place
+        for pid, value in values.items():
+            offset, size = layout[pid]
+            out[offset:offset + size] = value
+        return bytes(out)
     count = struct.unpack_from("<H", data, 2)[0]
     heads = [struct.unpack_from("<HHH", data, 4 + 6 * k) for k in range(count)]
     position = 4 + 6 * count
@@ -310,6 +318,19 @@ def _set_properties(data: bytes, values: dict[int, bytes]) -> bytes:
         out_heads.append(struct.pack("<HHH", pid, form, len(value)))
         out_values.append(value)
     return b"".join(out_heads + out_values)
+
+
+@functools.lru_cache(maxsize=256)
+def _property_layout(data: bytes) -> dict[int, tuple[int, int]]:
+    """Property id -> (offset, size) of its value in a "properties" stream (templates' streams recur for every clip:
+    parsed once)."""
+    count = struct.unpack_from("<H", data, 2)[0]
+    layout, position = {}, 4 + 6 * count
+    for k in range(count):
+        pid, _, size = struct.unpack_from("<HHH", data, 4 + 6 * k)
+        layout[pid] = (position, size)
+        position += size
+    return layout
 
 
 def _with(entry: Entry, values: dict[int, bytes], child: str | None = None) -> Entry:
