@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -347,32 +348,35 @@ def _with(entry: Entry, values: dict[int, bytes], child: str | None = None) -> E
 
 
 def _fill_sequence(root: Entry, t: _Templates, track: LinkedTrack, length_samples: int) -> None:
-    """Replace a track's template components in the skeleton tree by its clips, crossfades and fillers."""
+    """Replace a track's template components in the skeleton tree by its clips, crossfades and fillers (made while
+    the file is written: see :class:`session_io.cfb.Entry`)."""
     sequence = root
     for name in t.sequence.strip("/").split("/"):
         sequence = sequence.child(name)
     template = {k: sequence.child(f"{t.index}{{{k:x}}}") for k in range(_GAP + 1)}
     q = lambda v: struct.pack("<q", v)  # noqa: E731  (an aafInt64 / aafLength value)
-    components = []
     items, end = _timeline(track, length_samples)
-    for item in items:
-        if item[0] == "fade":
-            base = template[_FADE_POWER if item[2] == "equal_power" else _FADE_GAIN]
-            e = _with(_with(base, {t.length_pid: q(item[1])}), {t.length_pid: q(item[1])}, child=t.group)
-        elif item[0] == "gap":
-            e = _with(template[_GAP], {t.length_pid: q(item[1])})
-        else:
-            clip = item[1]
-            e = _with(template[_CLIP_COMMENTED if clip.name else _CLIP],
-                      {t.length_pid: q(clip.length_samples), t.start_pid: q(clip.source_start_samples)})
-            if clip.name:
-                e = _with(e, {t.value_pid: t.value_prefix + _utf16(clip.name)}, child=t.comment)
-        e.name = f"{t.index}{{{len(components):x}}}"
-        components.append(e)
-    n = len(components)
+
+    def components():
+        for number, item in enumerate(items):
+            if item[0] == "fade":
+                base = template[_FADE_POWER if item[2] == "equal_power" else _FADE_GAIN]
+                e = _with(_with(base, {t.length_pid: q(item[1])}), {t.length_pid: q(item[1])}, child=t.group)
+            elif item[0] == "gap":
+                e = _with(template[_GAP], {t.length_pid: q(item[1])})
+            else:
+                clip = item[1]
+                e = _with(template[_CLIP_COMMENTED if clip.name else _CLIP],
+                          {t.length_pid: q(clip.length_samples), t.start_pid: q(clip.source_start_samples)})
+                if clip.name:
+                    e = _with(e, {t.value_pid: t.value_prefix + _utf16(clip.name)}, child=t.comment)
+            e.name = f"{t.index}{{{number:x}}}"
+            yield e
+
+    n = len(items)
     index = Entry(f"{t.index} index", data=struct.pack(f"<III{n}I", n, n, 0xFFFFFFFF, *range(n)))
     kept = [c for c in sequence.children if not c.name.startswith(t.index + "{") and c.name != index.name]
-    sequence.children = kept + components + [index]
+    sequence.children = lambda: itertools.chain(kept, components(), [index])
     props = sequence.child("properties")
     props.data = _set_properties(props.data, {t.length_pid: q(end)})
 

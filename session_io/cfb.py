@@ -11,11 +11,14 @@ entries carry no timestamps, so the same tree gives the same bytes.
 """
 from __future__ import annotations
 
+import shutil
 import struct
 import sys
+import tempfile
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -35,16 +38,20 @@ _SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
 
 @dataclass
 class Entry:
-    """A storage (``data`` None, with ``children``) or a stream (``data``) of a compound file."""
+    """A storage (``data`` None, with ``children``) or a stream (``data``) of a compound file.
+
+    ``children`` is a list, or a function returning an iterable of them: a storage with a hundred thousand children
+    can make them as the writer reaches them, so they never all sit in memory at once.
+    """
 
     name: str
     clsid: bytes = bytes(16)
     data: bytes | None = None
-    children: list["Entry"] = field(default_factory=list)
+    children: list["Entry"] | Callable[[], Iterable["Entry"]] = field(default_factory=list)
 
     def child(self, name: str) -> "Entry":
         """The child called ``name`` (KeyError if there is none)."""
-        for c in self.children:
+        for c in self.children() if callable(self.children) else self.children:
             if c.name == name:
                 return c
         raise KeyError(f"{self.name}: no entry {name!r}")
@@ -75,6 +82,26 @@ def _sibling_tree(count: int) -> tuple[int, list[tuple[int, int, int, int]]]:
     return root, [(m, lo, hi, _RED if d == deepest and not perfect else _BLACK) for m, lo, hi, d in nodes]
 
 
+def _link_siblings(parent: int, kids: list[int], names: list[str], shapes: dict, left: array, right: array,
+                   child: array, color: array) -> None:
+    """Link a storage's children (ids, in their given order) as its red-black sibling tree."""
+    key = tuple(names[k] for k in kids)
+    shape = shapes.get(key)
+    if shape is None:  # storages made from one template share their children's names: worked out once
+        if len({name.upper() for name in key}) != len(key):
+            raise ValueError(f"{names[parent]}: two children with the same name")
+        order = sorted(range(len(key)), key=lambda j: _order(key[j]))
+        shape = shapes[key] = (order, *_sibling_tree(len(order)))
+    order, root_at, nodes = shape
+    ids = [kids[j] for j in order]
+    child[parent] = ids[root_at]
+    for at, lo, hi, colour in nodes:
+        node = ids[at]
+        left[node] = ids[lo] if lo >= 0 else _NONE
+        right[node] = ids[hi] if hi >= 0 else _NONE
+        color[node] = colour
+
+
 def _chain(fat: array, first: int, count: int) -> None:
     """Mark ``count`` consecutive sectors from ``first`` as one chain in ``fat``."""
     for k in range(first, first + count - 1):
@@ -98,14 +125,14 @@ _DIRECTORY_ENTRY = np.dtype([
     ("size", "<u8")])
 
 
-def _directory(entries: list[Entry], ids: range, kinds: array, color: array, left: array, right: array,
-               child: array, start: array, size: array) -> bytes:
+def _directory(names: list[str], clsids: list[bytes], ids: range, kinds: array, color: array, left: array,
+               right: array, child: array, start: array, size: array) -> bytes:
     """The 128-byte directory entries of ``ids`` (past the last entry: unused ones)."""
     table = np.zeros(len(ids), dtype=_DIRECTORY_ENTRY)
     table["left"] = table["right"] = table["child"] = _NONE
-    used = range(ids.start, min(ids.stop, len(entries)))
+    used = range(ids.start, min(ids.stop, len(names)))
     if len(used):
-        names = [("Root Entry" if i == 0 else entries[i].name).encode("utf-16-le") for i in used]
+        names = [("Root Entry" if i == 0 else names[i]).encode("utf-16-le") for i in used]
         if max(map(len, names)) > 62:
             raise ValueError(f"entry name over 31 characters: {max(names, key=len).decode('utf-16-le')!r}")
         k = len(used)
@@ -116,7 +143,7 @@ def _directory(entries: list[Entry], ids: range, kinds: array, color: array, lef
         table["color"][:k] = np.frombuffer(color, dtype=np.uint8)[used.start:used.stop]
         for field_name, numbers in (("left", left), ("right", right), ("child", child)):
             table[field_name][:k] = np.frombuffer(numbers, dtype=np.uint32)[used.start:used.stop]
-        table["clsid"][:k] = np.frombuffer(b"".join(entries[i].clsid for i in used), dtype="V16")
+        table["clsid"][:k] = np.frombuffer(b"".join(clsids[i] for i in used), dtype="V16")
         not_storage = kind != _STORAGE
         table["start"][:k] = np.where(not_storage, np.frombuffer(start, dtype=np.uint32)[used.start:used.stop], 0)
         table["size"][:k] = np.where(not_storage, np.frombuffer(size, dtype=np.uint64)[used.start:used.stop], 0)
@@ -135,70 +162,57 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     header_clsid : bytes
         16 bytes written in the header's CLSID field (AAF puts its signature there; plain CFB leaves zeros).
     """
-    # per-entry numbers in arrays, not lists: an hour-long edit is millions of entries
-    entries: list[Entry] = []
-    kinds = array("B")
-    parent_children: list[list[int]] = []
-    stack = [(root, None)]
-    while stack:  # ids in depth-first order; the root is 0
-        entry, parent = stack.pop()
-        me = len(entries)
-        entries.append(entry)
-        kinds.append(_ROOT if parent is None else (_STREAM if entry.data is not None else _STORAGE))
-        parent_children.append([])
-        if parent is not None:
-            parent_children[parent].append(me)
-        if entry.data is None:
-            for c in reversed(entry.children):
-                stack.append((c, me))
-    n = len(entries)
-    left, right, child = array("I", [_NONE]) * n, array("I", [_NONE]) * n, array("I", [_NONE]) * n
-    color = array("B", [_BLACK]) * n
-    shapes: dict[tuple[str, ...], tuple[list[int], int, list]] = {}  # children's names -> order and tree
-    for i in range(n):
-        kids = parent_children[i]
-        if not kids:
-            continue
-        names = tuple(entries[k].name for k in kids)
-        shape = shapes.get(names)
-        if shape is None:  # storages made from one template share their children's names: worked out once
-            if len({name.upper() for name in names}) != len(names):
-                raise ValueError(f"{entries[i].name}: two children with the same name")
-            order = sorted(range(len(names)), key=lambda j: _order(names[j]))
-            shape = shapes[names] = (order, *_sibling_tree(len(order)))
-        order, root_at, nodes = shape
-        ids = [kids[j] for j in order]
-        child[i] = ids[root_at]
-        for at, lo, hi, colour in nodes:
-            node = ids[at]
-            left[node] = ids[lo] if lo >= 0 else _NONE
-            right[node] = ids[hi] if hi >= 0 else _NONE
-            color[node] = colour
-
-    # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT, the DIFAT
-    start = array("I", [_END]) * n
-    size = array("Q", [0]) * n
-    big: list[int] = []
-    small: list[int] = []  # streams in the mini stream, in order: written straight from their entries
+    # One pass over the tree: per entry its name, class and numbers (in arrays: an hour-long edit is millions of
+    # entries); small streams go straight into the mini stream (a temporary file), big ones are kept to write first.
+    names: list[str] = []
+    clsids: list[bytes] = []
+    kinds, color = array("B"), array("B")
+    left, right, child, start = array("I"), array("I"), array("I"), array("I")
+    size = array("Q")
+    big: list[tuple[int, bytes]] = []
+    mini = tempfile.TemporaryFile()
     mini_len = 0
     mini_fat = array("I")
+    shapes: dict[tuple[str, ...], tuple[list[int], int, list]] = {}  # children's names -> order and tree
+
+    def visit(entry: Entry, kind: int) -> int:  # ids in depth-first order, a storage before its children
+        nonlocal mini_len
+        me = len(names)
+        names.append(entry.name)
+        clsids.append(entry.clsid)
+        kinds.append(kind)
+        color.append(_BLACK)
+        for numbers in (left, right, child, start):
+            numbers.append(_NONE if numbers is not start else _END)
+        size.append(0)
+        if kind == _STREAM:
+            data = entry.data
+            size[me] = len(data)
+            if len(data) >= _MINI_CUTOFF:
+                big.append((me, data))
+            elif data:
+                first, count = mini_len // _MINI_SECTOR, -(-len(data) // _MINI_SECTOR)
+                start[me] = first
+                mini.write(data)
+                mini.write(bytes(-len(data) % _MINI_SECTOR))
+                mini_len += count * _MINI_SECTOR
+                mini_fat.extend(range(first + 1, first + count))
+                mini_fat.append(_END)
+            return me
+        kids = [visit(c, _STREAM if c.data is not None else _STORAGE)
+                for c in (entry.children() if callable(entry.children) else entry.children)]
+        if kids:
+            _link_siblings(me, kids, names, shapes, left, right, child, color)
+        return me
+
+    visit(root, _ROOT)
+    n = len(names)
+
+    # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT, the DIFAT
     sector = 0
-    for i, e in enumerate(entries):
-        if kinds[i] != _STREAM:
-            continue
-        size[i] = len(e.data)
-        if size[i] >= _MINI_CUTOFF:
-            start[i] = sector
-            sector += -(-size[i] // _SECTOR)
-            big.append(i)
-        elif size[i]:
-            first = mini_len // _MINI_SECTOR
-            count = -(-size[i] // _MINI_SECTOR)
-            start[i] = first
-            small.append(i)
-            mini_len += count * _MINI_SECTOR
-            mini_fat.extend(range(first + 1, first + count))
-            mini_fat.append(_END)
+    for i, data in big:
+        start[i] = sector
+        sector += -(-len(data) // _SECTOR)
     mini_first, mini_sectors = sector, -(-mini_len // _SECTOR)
     sector += mini_sectors
     minifat_first, minifat_sectors = sector, -(-len(mini_fat) * 4 // _SECTOR)
@@ -215,8 +229,8 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     total = difat_first + difat_sectors
 
     fat = array("I", [_FREE]) * (fat_sectors * _PER_SECTOR)
-    for i in big:
-        _chain(fat, start[i], -(-size[i] // _SECTOR))
+    for i, data in big:
+        _chain(fat, start[i], -(-len(data) // _SECTOR))
     _chain(fat, mini_first, mini_sectors)
     _chain(fat, minifat_first, minifat_sectors)
     _chain(fat, dir_first, dir_sectors)
@@ -239,21 +253,18 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         part = rest[k * (_PER_SECTOR - 1):(k + 1) * (_PER_SECTOR - 1)]
         part += [_FREE] * (_PER_SECTOR - 1 - len(part))
         difat += struct.pack(f"<{_PER_SECTOR}I", *part, difat_first + k + 1 if k + 1 < difat_sectors else _END)
-    with open(path, "wb") as f:
+    with open(path, "wb") as f, mini:
         f.write(header)
-        for i in big:
-            data = entries[i].data
+        for _, data in big:
             f.write(data)
             f.write(bytes(-len(data) % _SECTOR))
-        for i in small:
-            data = entries[i].data
-            f.write(data)
-            f.write(bytes(-len(data) % _MINI_SECTOR))
+        mini.seek(0)
+        shutil.copyfileobj(mini, f, 1 << 20)
         f.write(bytes(-mini_len % _SECTOR))
         mf = _little_endian(mini_fat)
         f.write(mf + b"\xff" * (minifat_sectors * _SECTOR - len(mf)))
         for first in range(0, dir_sectors * _SECTOR // 128, _DIRECTORY_CHUNK):  # the directory, in chunks
-            f.write(_directory(entries, range(first, min(first + _DIRECTORY_CHUNK, dir_sectors * _SECTOR // 128)),
+            f.write(_directory(names, clsids, range(first, min(first + _DIRECTORY_CHUNK, dir_sectors * _SECTOR // 128)),
                                kinds, color, left, right, child, start, size))
         f.write(_little_endian(fat))
         f.write(difat)
