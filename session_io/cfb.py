@@ -1,10 +1,12 @@
 """A compound file writer (Microsoft's CFB, version 4: 4096-byte sectors): the container an AAF file is.
 
 pyaaf2 builds its compound file one directory entry at a time, keeping its sibling trees balanced as it goes; an
-edit of 16 000 clips is 130 000 entries and most of the time of writing ``edit.aaf``. This writer lays out a
-finished tree of storages and streams in one pass: streams under 4096 bytes in the mini stream, the rest in
-sectors of their own, each storage's children as a balanced red-black tree in the format's name order. Directory
-entries carry no timestamps, so the same tree gives the same bytes.
+edit of 16 000 clips is 130 000 entries and most of the time of writing ``edit.aaf``. This writer walks a tree of
+storages and streams once: streams under 4096 bytes go straight into the mini stream (spooled to a temporary file),
+the rest into sectors of their own, each storage's children become a balanced red-black tree in the format's name
+order. A storage's children may be generated as the walk reaches them, so a long edit's clips never all exist at
+once; what is kept per entry is its name and a few numbers. Directory entries carry no timestamps, so the same tree
+gives the same bytes.
 
     root = Entry("Root Entry", clsid, children=[Entry("properties", data=b"..."), ...])
     write_compound_file("out.aaf", root, header_clsid)
@@ -132,12 +134,12 @@ def _directory(names: list[str], clsids: list[bytes], ids: range, kinds: array, 
     table["left"] = table["right"] = table["child"] = _NONE
     used = range(ids.start, min(ids.stop, len(names)))
     if len(used):
-        names = [("Root Entry" if i == 0 else names[i]).encode("utf-16-le") for i in used]
-        if max(map(len, names)) > 62:
-            raise ValueError(f"entry name over 31 characters: {max(names, key=len).decode('utf-16-le')!r}")
+        encoded = [("Root Entry" if i == 0 else names[i]).encode("utf-16-le") for i in used]
+        if max(map(len, encoded)) > 62:
+            raise ValueError(f"entry name over 31 characters: {max(encoded, key=len).decode('utf-16-le')!r}")
         k = len(used)
-        table["name"][:k] = names  # zero-padded: the terminator included
-        table["name_bytes"][:k] = [len(name) + 2 for name in names]
+        table["name"][:k] = encoded  # zero-padded: the terminator included
+        table["name_bytes"][:k] = [len(name) + 2 for name in encoded]
         kind = np.frombuffer(kinds, dtype=np.uint8)[used.start:used.stop]
         table["kind"][:k] = kind
         table["color"][:k] = np.frombuffer(color, dtype=np.uint8)[used.start:used.stop]

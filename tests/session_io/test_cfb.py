@@ -64,6 +64,31 @@ def test_pyaaf2s_reader_sees_the_same_tree_and_the_bytes_are_the_same_every_time
                 assert bytes(found.open("r").read()) == entry.data, name
 
 
+def test_children_made_on_demand_give_the_same_file(tmp_path):
+    """A storage whose children are generated while the file is written (a long edit's clips) gives the bytes the
+    same children as a list give, and each generated child exists only while it is written."""
+    import gc
+    import weakref
+
+    listed = _tree()
+    made_on_demand = _tree()
+    nested = made_on_demand.child("Storage-1").child("Nested{0}")
+    items, made = list(nested.children), []
+
+    def generate():
+        for item in items:
+            copy = Entry(item.name, item.clsid, None, list(item.children))
+            made.append(weakref.ref(copy))
+            gc.collect()
+            assert sum(r() is not None for r in made) <= 2  # this one, and the last until the writer drops it
+            yield copy
+
+    nested.children = generate
+    write_compound_file(tmp_path / "a.cfb", listed)
+    write_compound_file(tmp_path / "b.cfb", made_on_demand)
+    assert (tmp_path / "a.cfb").read_bytes() == (tmp_path / "b.cfb").read_bytes()
+
+
 def test_two_children_with_one_name_are_refused(tmp_path):
     root = Entry("Root Entry", children=[Entry("a", data=b"1"), Entry("A", data=b"2")])
     with pytest.raises(ValueError, match="same name"):
