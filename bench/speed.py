@@ -11,8 +11,9 @@ measured per run:
 - nbd (classic) --no-aaf: detect, plan, render, report, EDLs, hits.mid;
 - nbd (classic) with every output, edit.aaf included.
 
-Each case runs ``--runs`` times (with ``--force``: a re-run would otherwise skip the session as done); the table
-shows the fastest run and the largest peak memory.
+Each case runs ``--runs`` times (with ``--force``: a re-run would otherwise skip the session as done), the four
+cases taking turns so that the machine's slow spells fall on all of them; the table shows the fastest run and the
+largest peak memory.
 
 Goals (issue 3): nbd at most 3x the baseline's time on 3 minutes; peak memory at most 1.5 GB and flat in length.
 """
@@ -64,10 +65,14 @@ def make_session(folder: Path, minutes: float) -> Path:
     return folder
 
 
-def _best_of(runs: int, cmd: list[str]) -> tuple[float, float]:
-    """The fastest of ``runs`` runs (the others paid for a cold cache or a busy machine), and the largest peak."""
-    results = [_run(cmd) for _ in range(runs)]
-    return min(r[0] for r in results), max(r[1] for r in results)
+def _best_of(runs: int, cmds: list[list[str]]) -> list[tuple[float, float]]:
+    """Per command, the fastest of ``runs`` runs (the others paid for a cold cache or a busy machine) and the largest
+    peak. The commands take turns, so a slow spell of the machine falls on all of them alike."""
+    results: list[list[tuple[float, float]]] = [[] for _ in cmds]
+    for _ in range(runs):
+        for k, cmd in enumerate(cmds):
+            results[k].append(_run(cmd))
+    return [(min(r[0] for r in rs), max(r[1] for r in rs)) for rs in results]
 
 
 def _run(cmd: list[str]) -> tuple[float, float]:
@@ -115,13 +120,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
             # made in its own process: a child's peak memory would otherwise start from this one's
             subprocess.run([sys.executable, __file__, "--make", str(session), str(minutes)], check=True)
             size_mb = sum(p.stat().st_size for p in session.glob("*.wav")) / 1e6
-            base_t, base_m = _best_of(args.runs, [sys.executable, "-c", _BASELINE, str(session), str(root / f"copy_{minutes:g}")])
-            none_t, none_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "--detector", "none", "-q", "--force",
-                                   "-o", str(root / f"none_{minutes:g}")])
-            full_t, full_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "-q", "--no-aaf", "--force",
-                                                  "-o", str(root / f"out_{minutes:g}")])
-            aaf_t, aaf_m = _best_of(args.runs, [nbd, str(session), "--bpm", "120", "-q", "--force",
-                                                "-o", str(root / f"aaf_{minutes:g}")])
+            cases = [
+                [sys.executable, "-c", _BASELINE, str(session), str(root / f"copy_{minutes:g}")],
+                [nbd, str(session), "--bpm", "120", "--detector", "none", "-q", "--force",
+                 "-o", str(root / f"none_{minutes:g}")],
+                [nbd, str(session), "--bpm", "120", "-q", "--no-aaf", "--force", "-o", str(root / f"out_{minutes:g}")],
+                [nbd, str(session), "--bpm", "120", "-q", "--force", "-o", str(root / f"aaf_{minutes:g}")],
+            ]
+            (base_t, base_m), (none_t, none_m), (full_t, full_m), (aaf_t, aaf_m) = _best_of(args.runs, cases)
             rows.append({"minutes": minutes, "size_mb": size_mb, "baseline_s": base_t, "baseline_mb": base_m,
                          "render_s": none_t, "render_mb": none_m, "nbd_s": full_t, "nbd_mb": full_m,
                          "aaf_s": aaf_t, "aaf_mb": aaf_m})
