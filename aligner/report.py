@@ -3,7 +3,7 @@
 
 - every event's timing against the grid before and after, per drum;
 - bar by bar, the largest move (where the drummer drifted most);
-- loudness per stem before and after (ITU-R BS.1770 via pyloudnorm), a change over 0.5 LU flagged;
+- loudness per stem before and after (ITU-R BS.1770 as pyloudnorm computes it), a change over 0.5 LU flagged;
 - the doubtful events with their bar|beat|tick, for review.
 
 ``index.html`` lists every session of an output folder with its status and a link to its report.
