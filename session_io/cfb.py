@@ -172,7 +172,7 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     left, right, child, start = array("I"), array("I"), array("I"), array("I")
     size = array("Q")
     big: list[tuple[int, bytes]] = []
-    mini = tempfile.TemporaryFile()
+    mini = tempfile.TemporaryFile(dir=Path(path).parent)  # beside the output: the disk that must hold it anyway
     mini_len = 0
     mini_fat = array("I")
     shapes: dict[tuple[str, ...], tuple[list[int], int, list]] = {}  # children's names -> order and tree
