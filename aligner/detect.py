@@ -24,7 +24,7 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "mic_envelopes", "slope_peaks", "level_rise",
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_envelopes", "mic_envelopes", "slope_peaks", "level_rise",
            "frame_onsets", "refine_attack"]
 
 
@@ -284,9 +284,16 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
     list of Hit
         Sorted by position.
     """
+    envelopes = mic_envelopes(session, settings.frames(session.sample_rate_hz)[0], progress, loudness)
+    return hits_from_envelopes(session, envelopes, settings)
+
+
+def hits_from_envelopes(session: Session, envelopes: list[np.ndarray],
+                        settings: DetectorSettings = DetectorSettings()) -> list[Hit]:
+    """:func:`detect_hits` after its streaming pass: ``envelopes`` are :func:`mic_envelopes` at ``settings``' hop
+    (the neural detector makes them too). Returns the hits sorted by position."""
     rate = session.sample_rate_hz
     hop = settings.frames(rate)[0]
-    envelopes = mic_envelopes(session, hop, progress, loudness)
     ms = lambda v: round(v / 1000 * rate)  # noqa: E731
     close: list[_Onset] = []
     distant: list[_Onset] = []

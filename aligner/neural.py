@@ -10,6 +10,9 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    found as the classic detector does: the classic detector's onset in that mic's 0.5 ms envelope from 10 ms before
    to 5 ms after the model's frame, or without one the frame of the largest level rise within ±5 ms, refined on the
    waveform.
+4. Toms the model missed (it heard toms only in fills, and hears a tom played alone as a kick in the kick mic): the
+   classic detector's tom strokes, bleed-tested, where the model has no tom within 30 ms and no stroke the classic
+   detector confirms.
 
 Inference runs on one thread in fixed windows with full context, so the same session gives the same strokes whatever
 the machine's thread count and however long the session is.
@@ -23,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.detect import DetectorSettings, Hit, frame_onsets, level_rise, mic_envelopes, refine_attack
+from aligner.detect import (DetectorSettings, Hit, frame_onsets, hits_from_envelopes, level_rise, mic_envelopes,
+                            refine_attack)
 from aligner.roles import is_trigger
 from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
 from grid import SessionGrid
@@ -65,6 +69,11 @@ class NeuralSettings:
     # How far before the model's frame the classic detector's onset in the mic may place the stroke: the model's frame
     # can trail a soft attack (it hears a late trigger's pulse too). Chosen on the validation sessions (8-12 ms equal).
     snap_before_ms: float = 10.0
+    # Classes whose strokes the classic detector adds where the model reports none of that class within
+    # ``rescue_ms`` (the model heard toms only in fills, and misses toms played on their own).
+    rescue_classes: tuple[str, ...] = ("tom",)
+    rescue_ms: float = 30.0
+    rescue_replaces: tuple[str, ...] = ("kick",)
     context_frames: int = 1100  # more than the model's receptive field, so windows join seamlessly
     window_frames: int = 8192
 
@@ -173,6 +182,44 @@ def _attack_frame(rise: np.ndarray, onsets: np.ndarray, centre: int, lo: int, hi
     return lo + int(np.flatnonzero(window >= best - 3.0)[0]), best
 
 
+def _rescued(session: Session, envelopes: list[np.ndarray], found: list[tuple], lines: np.ndarray, hop: int,
+             division: str, settings: NeuralSettings) -> list[tuple]:
+    """``found`` with the strokes of ``settings.rescue_classes`` that the classic detector finds in those drums' own
+    mics (bleed tested as it does) and the model missed: no stroke of the class within ``rescue_ms``. A stroke the
+    model reports there of another class, which the classic detector does not confirm (it calls that mic's onset
+    bleed), was the missed stroke heard through another mic, and is replaced. Same tuples as ``found``."""
+    from aligner.model import LINE_SHIFTS
+
+    if not settings.rescue_classes:
+        return found
+    window = round(settings.rescue_ms / 1000 * session.sample_rate_hz)
+    classic = hits_from_envelopes(session, envelopes)
+    confirmed: dict[str, np.ndarray] = {}
+    for drum in {d for _, d, *_ in found}:
+        confirmed[drum] = np.array(sorted(h.position for h in classic if _ROLE_CLASS.get(h.drum, h.drum) == drum),
+                                   dtype=np.int64)
+    positions = np.array([pos for pos, *_ in found], dtype=np.int64)
+    dropped: set[int] = set()
+    extra = []
+    for h in classic:
+        drum = _ROLE_CLASS.get(h.drum)
+        if drum not in settings.rescue_classes or is_trigger(session.tracks[h.track].name):
+            continue
+        near = np.flatnonzero((positions > h.position - window) & (positions < h.position + window))
+        if any(found[k][1] == drum for k in near):
+            continue
+        unconfirmed = [k for k in near if found[k][1] in settings.rescue_replaces
+                       and not np.any(np.abs(confirmed[found[k][1]] - found[k][0]) < window)]
+        if len(near) > len(unconfirmed):
+            continue  # the model's strokes here are the classic detector's too: the onset in this mic was theirs
+        dropped.update(unconfirmed)
+        f = min(h.position // hop, lines.shape[1] - 1)
+        choice = int(np.argmax(lines[:, f]))
+        shift, sure = (LINE_SHIFTS[choice], round(float(lines[choice, f]), 4)) if division == "1/16" else (0, None)
+        extra.append((h.position, drum, h.track, h.peak, shift, sure))
+    return [x for k, x in enumerate(found) if k not in dropped] + extra
+
+
 def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swing_pct: float = 0.0,
                 settings: NeuralSettings = NeuralSettings(), weights: str | Path = WEIGHTS,
                 progress=None, loudness: dict[str, float | None] | None = None) -> list[Hit]:
@@ -250,6 +297,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 if division != "1/16":
                     shift, sure = 0, None
                 found.append((best[0], drum, best[1], best[2], shift, sure))
+    found = _rescued(session, envelopes, found, lines, hop, division, settings)
     loudest: dict[int, float] = {}
     for _, _, ti, peak, _, _ in found:
         loudest[ti] = max(loudest.get(ti, 0.0), peak)
