@@ -24,8 +24,8 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_envelopes", "mic_envelopes", "slope_peaks", "level_rise",
-           "frame_onsets", "refine_attack"]
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_envelopes", "mic_envelopes", "slope_peaks",
+           "level_rise", "frame_onsets", "refine_attack"]
 
 
 @dataclass(frozen=True)
