@@ -93,11 +93,12 @@ class LoudnessMeter:
 
 def integrated_loudness(path: Path, block_frames: int = 1 << 16) -> float | None:
     """Integrated loudness of a file in LUFS (see :class:`LoudnessMeter`); None for silence or files shorter than one
-    400 ms gating block."""
-    import soundfile as sf
+    400 ms gating block. Plain WAV files are read without libsndfile (:mod:`session_io.pcm`)."""
+    from session_io.audio import SourceReader, probe
 
-    info = sf.info(str(path))
-    meter = LoudnessMeter(info.samplerate, info.channels, info.frames)
-    for block in sf.blocks(str(path), blocksize=block_frames, dtype="float32", always_2d=True):
-        meter.add(block)
+    source = probe(path)  # at timeline offset 0
+    meter = LoudnessMeter(source.sample_rate_hz, source.channels, source.frames)
+    with SourceReader(source, np.float32) as reader:
+        for start in range(0, source.frames, block_frames):
+            meter.add(reader.read(start, min(start + block_frames, source.frames)))
     return meter.value()
