@@ -43,6 +43,14 @@ def _cascade_state_space(sos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return a_mat, b_vec, c_vec, d
 
 
+def _powers(matrix: np.ndarray, count: int) -> list[np.ndarray]:
+    """``matrix`` to the powers 0 .. ``count``."""
+    powers = [np.eye(len(matrix))]
+    for _ in range(count):
+        powers.append(matrix @ powers[-1])
+    return powers
+
+
 class _Chain:
     """Solves ``s[k+1] = P s[k] + v[k]`` for all k at once, ``links`` steps per matrix product.
 
@@ -53,9 +61,7 @@ class _Chain:
 
     def __init__(self, step: np.ndarray, links: int = 32):
         order = len(step)
-        powers = [np.eye(order)]
-        for _ in range(links):
-            powers.append(step @ powers[-1])
+        powers = _powers(step, links)
         self.links, self.order = links, order
         # zero-start states: local[k] = sum_{j<=k} P^(k-j) v[j]; as (v flat) @ toeplitz, row (j, b), column (k, a)
         toeplitz = np.zeros((links, order, links, order))
@@ -99,9 +105,7 @@ class BlockIIR:
     def __init__(self, sos: np.ndarray, channels: int, block: int = 64):
         a_mat, b_vec, c_vec, d = _cascade_state_space(np.asarray(sos, dtype=np.float64))
         order, length = len(a_mat), block
-        powers = [np.eye(order)]  # A^0 .. A^L
-        for _ in range(length):
-            powers.append(a_mat @ powers[-1])
+        powers = _powers(a_mat, length)
         impulse = np.array([d] + [c_vec @ powers[n] @ b_vec for n in range(length - 1)])
         rows, cols = np.indices((length, length))
         self._t = np.where(rows >= cols, impulse[np.clip(rows - cols, 0, None)], 0.0).T.astype(np.float32)  # u @ _t

@@ -20,7 +20,8 @@ from session_io.edl import EdlCut, EdlMic, write_edls
 from session_io.session import Session
 from session_io.stems import PART_SUFFIX, stem_file_name
 
-__all__ = ["aaf_media_linkable", "aaf_links_stems", "aaf_tracks", "write_edit_aaf", "start_edit_aaf", "edl_cuts", "write_edit_edls"]
+__all__ = ["aaf_media_linkable", "aaf_links_stems", "aaf_tracks", "write_edit_aaf", "start_edit_aaf", "edl_cuts",
+           "write_edit_edls"]
 
 _LINKABLE = ("WAV", "WAVEX", "RF64")
 

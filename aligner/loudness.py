@@ -21,9 +21,9 @@ def k_weighting_sos(rate: int) -> np.ndarray:
     cos, alpha = np.cos(w0), np.sin(w0) / (2 * np.array([1 / np.sqrt(2), 0.5]))
     a = 10 ** (4.0 / 40)  # shelf gain, as amplitude square root
     root = 2 * np.sqrt(a) * alpha[0]
-    shelf = [a * ((a + 1) + (a - 1) * cos[0] + root), -2 * a * ((a - 1) + (a + 1) * cos[0]),
-             a * ((a + 1) + (a - 1) * cos[0] - root),
-             (a + 1) - (a - 1) * cos[0] + root, 2 * ((a - 1) - (a + 1) * cos[0]), (a + 1) - (a - 1) * cos[0] - root]
+    up, down = (a + 1) + (a - 1) * cos[0], (a + 1) - (a - 1) * cos[0]
+    shelf = [a * (up + root), -2 * a * ((a - 1) + (a + 1) * cos[0]), a * (up - root),
+             down + root, 2 * ((a - 1) - (a + 1) * cos[0]), down - root]
     high_pass = [(1 + cos[1]) / 2, -(1 + cos[1]), (1 + cos[1]) / 2, 1 + alpha[1], -2 * cos[1], 1 - alpha[1]]
     sos = np.array([shelf, high_pass])
     return sos / sos[:, 3:4]

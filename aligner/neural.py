@@ -185,6 +185,17 @@ def _attack_frame(rise: np.ndarray, onsets: np.ndarray, centre: int, lo: int, hi
     return lo + int(np.flatnonzero(window >= best - 3.0)[0]), best
 
 
+def _line_choice(lines: np.ndarray, frame: int, division: str) -> tuple[int, float | None]:
+    """The model's line for a stroke at model ``frame``: (shift from the nearest 16th line, its probability); on a
+    grid other than 16ths, (0, None): the stroke goes to its nearest line."""
+    from aligner.model import LINE_SHIFTS
+
+    if division != "1/16":
+        return 0, None
+    choice = int(np.argmax(lines[:, frame]))
+    return LINE_SHIFTS[choice], round(float(lines[choice, frame]), 4)
+
+
 def _rescued(session: Session, envelopes: list[np.ndarray], found: list[tuple], lines: np.ndarray, hop: int,
              division: str, settings: NeuralSettings) -> list[tuple]:
     """``found`` with the strokes of ``settings.rescue_classes`` that the classic detector finds in those drums' own
@@ -192,16 +203,12 @@ def _rescued(session: Session, envelopes: list[np.ndarray], found: list[tuple], 
     ``settings.rescue_replaces`` that the model reports within ``rescue_ms`` of such a classic stroke and the classic
     detector does not confirm (it calls that mic's onset bleed) is the tom heard through the kick mics: it is replaced
     by the missed stroke, or dropped where the model has the tom too. Same tuples as ``found``."""
-    from aligner.model import LINE_SHIFTS
-
     if not settings.rescue_classes:
         return found
     window = round(settings.rescue_ms / 1000 * session.sample_rate_hz)
     classic = hits_from_envelopes(session, envelopes)
-    confirmed: dict[str, np.ndarray] = {}
-    for drum in {d for _, d, *_ in found}:
-        confirmed[drum] = np.array(sorted(h.position for h in classic if _ROLE_CLASS.get(h.drum, h.drum) == drum),
-                                   dtype=np.int64)
+    confirmed = {drum: np.array(sorted(h.position for h in classic if _ROLE_CLASS.get(h.drum) == drum), dtype=np.int64)
+                 for drum in settings.rescue_replaces}
     positions = np.array([pos for pos, *_ in found], dtype=np.int64)
     dropped: set[int] = set()
     extra = []
@@ -218,10 +225,8 @@ def _rescued(session: Session, envelopes: list[np.ndarray], found: list[tuple], 
         if len(near) > len(unconfirmed):
             continue  # the model's strokes here are the classic detector's too: the onset in this mic was theirs
         dropped.update(unconfirmed)
-        f = min(h.position // hop, lines.shape[1] - 1)
-        choice = int(np.argmax(lines[:, f]))
-        shift, sure = (LINE_SHIFTS[choice], round(float(lines[choice, f]), 4)) if division == "1/16" else (0, None)
-        extra.append((h.position, drum, h.track, h.peak, shift, sure))
+        frame = min(h.position // hop, lines.shape[1] - 1)
+        extra.append((h.position, drum, h.track, h.peak, *_line_choice(lines, frame, division)))
     return [x for k, x in enumerate(found) if k not in dropped] + extra
 
 
@@ -248,7 +253,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     list of Hit
         Sorted by position; ``line_shift`` is the model's choice of line relative to the nearest 16th line.
     """
-    from aligner.model import CLASSES, LINE_SHIFTS
+    from aligner.model import CLASSES
 
     model, _info = load_model(str(weights))
     rate = session.sample_rate_hz
@@ -297,11 +302,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 if best[3] < settings.ring_rise_db and last.get(drum, -ring) > best[0] - ring:
                     continue
                 last[drum] = best[0]
-                choice = int(np.argmax(lines[:, f]))
-                shift, sure = LINE_SHIFTS[choice], round(float(lines[choice, f]), 4)
-                if division != "1/16":
-                    shift, sure = 0, None
-                found.append((best[0], drum, best[1], best[2], shift, sure))
+                found.append((best[0], drum, best[1], best[2], *_line_choice(lines, f, division)))
     found = _rescued(session, envelopes, found, lines, hop, division, settings)
     loudest: dict[int, float] = {}
     for _, _, ti, peak, _, _ in found:

@@ -184,8 +184,10 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
         clsids.append(entry.clsid)
         kinds.append(kind)
         color.append(_BLACK)
-        for numbers in (left, right, child, start):
-            numbers.append(_NONE if numbers is not start else _END)
+        left.append(_NONE)
+        right.append(_NONE)
+        child.append(_NONE)
+        start.append(_END)
         size.append(0)
         if kind == _STREAM:
             data = entry.data
@@ -207,7 +209,11 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
             _link_siblings(me, kids, names, shapes, left, right, child, color)
         return me
 
-    visit(root, _ROOT)
+    try:
+        visit(root, _ROOT)
+    except BaseException:
+        mini.close()  # on success the writing below closes it
+        raise
     n = len(names)
 
     # sector layout: big streams, the mini stream, the mini FAT, the directory, the FAT, the DIFAT
