@@ -1,10 +1,11 @@
 """Classic hit detection on all mics together: energy-rise onsets per mic, bleed removed across mics, each hit placed
 on the first sample of its attack in the close mic that owns it.
 
-1. One streaming pass per source computes each mic's peak slope (first difference) in 0.5 ms frames (memory: one float per frame).
+1. One streaming pass per source computes each mic's peak slope (first difference) in 0.5 ms frames.
 2. Per mic, an onset is where the peak level of the next 1 ms rises by ``rise_db`` over the highest peak of the
    12 ms before: a peak hold that spans half a period of a 40 Hz kick, so low notes do not retrigger at their
-   zero crossings.
+   zero crossings. The rises are found as the blocks pass (:class:`OnsetScan`): memory does not grow with the
+   session's length.
 3. Each onset is refined on the waveform to the first sample that stands out of what came before it.
 4. Close mics of the same drum (snare top and bottom, kick in and out) share their onsets: the earliest owns the hit.
 5. An onset in one close mic is bleed, and dropped, when another mic (close or overhead) has an onset at most
@@ -15,6 +16,7 @@ on the first sample of its attack in the close mic that owns it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
 __all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_envelopes", "mic_envelopes", "slope_peaks",
-           "level_rise", "frame_onsets", "refine_attack"]
+           "level_rise", "OnsetScan", "frame_onsets", "attack_starts", "refine_attack"]
 
 
 @dataclass(frozen=True)
@@ -99,23 +101,23 @@ def slope_peaks(audio: np.ndarray, hop: int, before: np.ndarray | None = None) -
     return slope[:frames * hop].reshape(frames, hop, -1).max(axis=1)
 
 
-def mic_envelopes(session: Session, hop: int, progress=None,
-                  loudness: dict[str, float | None] | None = None) -> list[np.ndarray]:
-    """Peak magnitude of the first difference per ``hop``-sample frame of every mic (max over its channels).
-
-    Streams each source once (sources in parallel); returns one float32 array per track (8 KB per second of audio
-    at 0.5 ms frames). When ``loudness`` is given, each input file's integrated loudness (LUFS, for the report) is
-    measured on the same reads and stored in it by file name.
-    """
+def _stream_mics(session: Session, hop: int, feeders: dict[int, Callable[[np.ndarray, np.ndarray], None]],
+                 progress=None, loudness: dict[str, float | None] | None = None) -> None:
+    """Stream every source once (sources in parallel, each on one thread) and call ``feeders[track]`` with each
+    block's frame peaks of that mic (:func:`slope_peaks`, max over its channels) and the block's samples of the mic
+    (float32, zero-padded to whole frames). Tracks without a feeder are not analysed. When ``loudness`` is given,
+    each input file's integrated loudness (LUFS, for the report) is measured on the same reads and stored in it by
+    file name."""
     block = (BLOCK_FRAMES // hop) * hop
     progress = locked(progress)
 
-    def one_source(si: int) -> dict[int, np.ndarray]:
-        tracks = [(ti, t) for ti, t in enumerate(session.tracks) if t.source_index == si]
-        parts: dict[int, list[np.ndarray]] = {ti: [] for ti, _ in tracks}
+    def one_source(si: int) -> None:
+        tracks = [(ti, t) for ti, t in enumerate(session.tracks) if t.source_index == si and ti in feeders]
         previous: dict[int, np.ndarray] = {}
         source = session.sources[si]
         meter = LoudnessMeter(session.sample_rate_hz, source.channels, source.frames) if loudness is not None else None
+        if not tracks and meter is None:
+            return
         with SourceReader(source, np.float32) as reader:
             for start in range(0, session.length_samples, block):
                 stop = min(start + block, session.length_samples)
@@ -130,17 +132,28 @@ def mic_envelopes(session: Session, hop: int, progress=None,
                     mic = data[:, list(t.channel_indices)]
                     edge = previous.get(ti, mic[:1])
                     previous[ti] = mic[-1:]
-                    parts[ti].append(slope_peaks(mic, hop, edge).max(axis=1))
+                    feeders[ti](slope_peaks(mic, hop, edge).max(axis=1), mic)
                 if progress is not None:
                     progress(stop - start)
         if meter is not None:
             loudness[source.path.name] = meter.value()
-        return {ti: np.concatenate(p) for ti, p in parts.items()}
 
-    envelopes: dict[int, np.ndarray] = {}
-    for result in map_in_threads(one_source, range(len(session.sources))):
-        envelopes.update(result)
-    return [envelopes.get(ti, np.zeros(0, dtype=np.float32)) for ti in range(len(session.tracks))]
+    map_in_threads(one_source, range(len(session.sources)))
+
+
+def mic_envelopes(session: Session, hop: int, progress=None,
+                  loudness: dict[str, float | None] | None = None) -> list[np.ndarray]:
+    """Peak magnitude of the first difference per ``hop``-sample frame of every mic (max over its channels).
+
+    Streams each source once (sources in parallel); returns one float32 array per track (8 KB per second of audio
+    at 0.5 ms frames: the neural detector needs them whole; the classic one finds its onsets as the blocks pass, see
+    :class:`OnsetScan`). When ``loudness`` is given, each input file's integrated loudness (LUFS) is measured on
+    the same reads and stored in it by file name.
+    """
+    parts: dict[int, list[np.ndarray]] = {ti: [] for ti in range(len(session.tracks))}
+    _stream_mics(session, hop, {ti: (lambda peaks, mic, p=p: p.append(peaks)) for ti, p in parts.items()},
+                 progress, loudness)
+    return [np.concatenate(p) if p else np.zeros(0, dtype=np.float32) for p in parts.values()]
 
 
 @dataclass
@@ -173,22 +186,162 @@ def level_rise(db: np.ndarray, hold: int) -> np.ndarray:
     return ahead - past
 
 
+#: The noise floor is a percentile of a mic's frame levels, counted in bins of this many dB from ``_LEVEL_FLOOR_DB``.
+_LEVEL_BIN_DB = 0.01
+_LEVEL_FLOOR_DB = -250.0
+_LEVEL_BINS = 30000
+
+
+class OnsetScan:
+    """One mic's onsets, found while its frame peaks stream past block by block (:func:`_stream_mics`).
+
+    An onset is the first frame of a rise (:func:`level_rise`) of at least ``rise_db``, at a level within
+    ``range_db`` of the mic's loudest frame and ``floor_above_noise_db`` over its noise floor (the 10th percentile of
+    its frame levels, to 0.01 dB); rises closer than ``min_gap_ms`` are one onset. The scan keeps a histogram of
+    levels and the frames that rise (a few a second), not the envelope: memory does not grow with the session's
+    length. Fed the mic's samples too, it measures each rise's attack on them as it passes (:func:`refine_attack`'s
+    rule), so that no window has to be read back.
+    """
+
+    def __init__(self, hop: int, rate: int, settings: DetectorSettings):
+        self.hop, self.settings = hop, settings
+        self.hold = settings.frames(rate)[1]
+        self.min_gap = max(1, round(settings.min_gap_ms / 1000 * rate / hop))
+        self.before = round(settings.refine_before_ms / 1000 * rate)
+        self.after = round(settings.refine_after_ms / 1000 * rate)
+        self._frames = 0  # frames fed
+        self._tail = np.zeros(0, dtype=np.float32)  # levels of the last hold + 2 frames: the next rises' past
+        self._histogram = np.zeros(_LEVEL_BINS, dtype=np.int64)
+        self._loudest = np.float32(-np.inf)
+        self._rising: list[tuple[np.ndarray, np.ndarray]] = []  # (frames, levels) of rises
+        self._with_audio: bool | None = None
+        self._mag = np.zeros(self.before, dtype=np.float32)  # |samples| of the mic from sample _mag_start on
+        self._mag_start = -self.before  # the timeline is silent before the session starts
+        self._waiting = np.zeros(0, dtype=np.int64)  # rising frames whose attack window is not all here yet
+        self._attacks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (frames, positions, peaks)
+        self._finished = False
+
+    def feed(self, peaks: np.ndarray, audio: np.ndarray | None = None) -> None:
+        """Add the next frames' peaks (float32) and, optionally, the mic's samples under them (len(peaks) * hop,
+        channels), float32."""
+        if self._with_audio is None:
+            self._with_audio = audio is not None
+        elif self._with_audio != (audio is not None):
+            raise ValueError("feed every block of a scan with its samples, or none")
+        db = 20 * np.log10(peaks + np.float32(1e-12))  # float32 throughout
+        if len(db):
+            bins = np.clip(((db.astype(np.float64) - _LEVEL_FLOOR_DB) / _LEVEL_BIN_DB).astype(np.int64), 0,
+                           _LEVEL_BINS - 1)
+            self._histogram += np.bincount(bins, minlength=_LEVEL_BINS)
+            self._loudest = max(self._loudest, db.max())
+        levels = np.concatenate([self._tail, db])
+        first = self._frames - len(self._tail)  # frame number of levels[0]
+        self._frames += len(db)
+        # every frame but the newest has its next frame now; the newest waits for the next block (or finish)
+        self._rises(levels, first, len(levels) - 1)
+        self._tail = levels[-(self.hold + 2):]
+        if audio is not None:
+            self._measure(np.abs(audio).max(axis=1), final=False)
+
+    def _rises(self, levels: np.ndarray, first: int, end: int) -> None:
+        """Note the frames among ``levels[len(self._tail) - 1 or 0 : end]`` that rise, within reach of the gate."""
+        start = max(len(self._tail) - 1, 0)  # the newest frame of the block before had no next frame then
+        if end <= start:
+            return
+        s = self.settings
+        rise = level_rise(levels, self.hold)[start:end]
+        # the gate is at least range_db under the loudest frame; what is already below that never passes it
+        at = start + np.flatnonzero((rise >= s.rise_db) & (levels[start:end] >= self._loudest - s.range_db))
+        if len(at):
+            self._rising.append((first + at, levels[at]))
+            if self._with_audio:
+                self._waiting = np.concatenate([self._waiting, first + at])
+
+    def _measure(self, mag: np.ndarray, final: bool) -> None:
+        """Measure the attacks whose windows are complete with ``mag`` (|samples|, max over the mic's channels)
+        appended; with ``final``, the silence after the session completes the rest."""
+        self._mag = np.concatenate([self._mag, mag, np.zeros(self.after if final else 0, dtype=np.float32)])
+        end = self._mag_start + len(self._mag)
+        approx = self._waiting * self.hop
+        ready = approx + self.after <= end
+        if ready.any():
+            where = approx[ready] - self.before - self._mag_start
+            windows = self._mag[where[:, None] + np.arange(self.before + self.after)]
+            offsets, peaks = attack_starts(windows, self.before // 2, self.settings.attack_fraction)
+            positions = np.where(offsets >= 0, approx[ready] - self.before + self.before // 2 + offsets, approx[ready])
+            self._attacks.append((self._waiting[ready], positions, peaks))
+            self._waiting = self._waiting[~ready]
+        # keep what the waiting rises and the next block's rises (from the newest frame on) will need
+        keep_from = (self._frames - 1) * self.hop - self.before
+        if len(self._waiting):
+            keep_from = min(keep_from, int(self._waiting[0]) * self.hop - self.before)
+        drop = max(keep_from - self._mag_start, 0)
+        self._mag = self._mag[drop:]
+        self._mag_start += drop
+
+    def _finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """All rising frames and their levels, the newest frame looked at with no frame after it."""
+        if len(self._tail) and not self._finished:
+            self._finished = True
+            self._rises(self._tail, self._frames - len(self._tail), len(self._tail))
+            if self._with_audio:
+                self._measure(np.zeros(0, dtype=np.float32), final=True)
+        if not self._rising:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate([f for f, _ in self._rising]), np.concatenate([v for _, v in self._rising])
+
+    def onsets(self) -> np.ndarray:
+        """Frames (int64, ascending) where the mic's onsets start."""
+        frames, levels = self._finish()
+        s = self.settings
+        if self._frames < self.hold + 4 or not len(frames):
+            return np.zeros(0, dtype=np.int64)
+        gate = max(self._noise_floor() + np.float32(s.floor_above_noise_db), self._loudest - np.float32(s.range_db))
+        candidates = frames[levels >= gate]
+        if not len(candidates):
+            return candidates
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(candidates) > self.min_gap) + 1])
+        return candidates[starts]
+
+    def attacks(self) -> list[tuple[int, float]]:
+        """Per onset, its attack measured on the fed samples: (first sample of the attack, peak amplitude)."""
+        onsets = self.onsets()
+        if not self._with_audio:
+            raise ValueError("attacks() needs the mic's samples fed with the peaks")
+        frames, positions, peaks = (np.concatenate(parts) for parts in zip(*self._attacks)) if self._attacks else \
+            (np.zeros(0, dtype=np.int64),) * 3
+        at = np.searchsorted(frames, onsets)
+        return [(int(positions[k]), float(peaks[k])) for k in at]
+
+    def _noise_floor(self) -> np.float32:
+        """The 10th percentile of the frame levels (dB), interpolated between order statistics as numpy's
+        percentile does, each taken at its 0.01 dB bin's centre."""
+        counts = np.cumsum(self._histogram)
+        rank = 0.1 * (self._frames - 1)
+        below = int(rank)
+        lo, hi = np.searchsorted(counts, [below + 1, min(below + 2, self._frames)])
+        centre = lambda b: _LEVEL_FLOOR_DB + (b + 0.5) * _LEVEL_BIN_DB  # noqa: E731
+        return np.float32(centre(lo) + (rank - below) * (centre(hi) - centre(lo)))
+
+
 def frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[int]:
-    """The first frame of the rise of every onset of one mic's frame peaks (its level is measured on the waveform
-    by :func:`refine_attack`)."""
-    hold = s.frames(rate)[1]
-    if len(peaks) < hold + 4:
-        return []
-    db = 20 * np.log10(peaks + np.float32(1e-12))  # float32 throughout: memory is a few bytes per ms of audio
-    noise_db = np.percentile(db, 10)
-    gate = max(noise_db + s.floor_above_noise_db, db.max() - s.range_db)
-    rise = level_rise(db, hold)
-    candidates = np.flatnonzero((rise >= s.rise_db) & (db >= gate))
-    if len(candidates) == 0:
-        return []
-    min_gap = max(1, round(s.min_gap_ms / 1000 * rate / hop))
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(candidates) > min_gap) + 1])
-    return [int(first) for first in candidates[starts]]
+    """The first frame of the rise of every onset of one mic's frame peaks, all at once (:class:`OnsetScan`'s rule;
+    its level is measured on the waveform by :func:`refine_attack`)."""
+    scan = OnsetScan(hop, rate, s)
+    scan.feed(peaks)
+    return [int(f) for f in scan.onsets()]
+
+
+def attack_starts(mag: np.ndarray, pre_end: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where each window's attack starts, for windows of sample magnitudes (windows, samples) whose first
+    ``pre_end`` samples come before the attack: the first sample after them above both twice their peak and
+    ``fraction`` of the attack's peak. Returns (offsets from ``pre_end``, -1 where none; the attacks' peaks)."""
+    background = mag[:, :pre_end].max(axis=1) if pre_end else np.zeros(len(mag), dtype=mag.dtype)
+    peak = mag[:, pre_end:].max(axis=1) if mag.shape[1] > pre_end else np.zeros(len(mag), dtype=mag.dtype)
+    threshold = np.maximum(np.maximum(2.0 * background.astype(np.float64), fraction * peak.astype(np.float64)), 1e-9)
+    above = mag[:, pre_end:] > threshold.astype(mag.dtype)[:, None]
+    first = np.argmax(above, axis=1) if above.shape[1] else np.zeros(len(mag), dtype=np.int64)
+    return np.where(above.any(axis=1), first, -1), peak
 
 
 def refine_attack(reader: SessionReader, track: int, approx: int, rate: int, s: DetectorSettings) -> tuple[int, float]:
@@ -198,13 +351,9 @@ def refine_attack(reader: SessionReader, track: int, approx: int, rate: int, s: 
     after = round(s.refine_after_ms / 1000 * rate)
     start = approx - before
     mag = np.max(np.abs(reader.read_track(track, start, approx + after)), axis=1)
-    pre_end = before // 2
-    background = float(mag[:pre_end].max()) if pre_end else 0.0
-    peak = float(mag[pre_end:].max()) if len(mag) > pre_end else 0.0
-    threshold = max(2.0 * background, s.attack_fraction * peak, 1e-9)
-    above = np.flatnonzero(mag[pre_end:] > threshold)
-    position = start + pre_end + int(above[0]) if len(above) else approx
-    return position, peak
+    offsets, peaks = attack_starts(mag[None], before // 2, s.attack_fraction)
+    position = start + before // 2 + int(offsets[0]) if offsets[0] >= 0 else approx
+    return position, float(peaks[0])
 
 
 def _mono_slope(reader: SessionReader, track: int, start: int, stop: int) -> np.ndarray:
@@ -284,33 +433,50 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
     list of Hit
         Sorted by position.
     """
-    envelopes = mic_envelopes(session, settings.frames(session.sample_rate_hz)[0], progress, loudness)
-    return hits_from_envelopes(session, envelopes, settings)
+    rate = session.sample_rate_hz
+    hop = settings.frames(rate)[0]
+    scans = {ti: OnsetScan(hop, rate, settings) for ti, t in enumerate(session.tracks) if _places_hits(t.role)}
+    _stream_mics(session, hop, {ti: scan.feed for ti, scan in scans.items()}, progress, loudness)
+    return _hits_from_attacks(session, {ti: scan.attacks() for ti, scan in scans.items()}, settings)
 
 
 def hits_from_envelopes(session: Session, envelopes: list[np.ndarray],
                         settings: DetectorSettings = DetectorSettings()) -> list[Hit]:
-    """:func:`detect_hits` after its streaming pass: ``envelopes`` are :func:`mic_envelopes` at ``settings``' hop
-    (the neural detector makes them too). Returns the hits sorted by position."""
+    """:func:`detect_hits` from whole envelopes: ``envelopes`` are :func:`mic_envelopes` at ``settings``' hop (the
+    neural detector makes them); each onset's attack is read back from the files. Returns the hits sorted by
+    position."""
     rate = session.sample_rate_hz
     hop = settings.frames(rate)[0]
+    with SessionReader(session) as reader:
+        attacks = {ti: [refine_attack(reader, ti, frame * hop, rate, settings)
+                        for frame in frame_onsets(envelopes[ti], hop, rate, settings)]
+                   for ti, t in enumerate(session.tracks) if _places_hits(t.role)}
+    return _hits_from_attacks(session, attacks, settings)
+
+
+def _places_hits(role: str) -> bool:
+    """Close mics and overheads place hits; rooms and unknown mics never do."""
+    return role in CLOSE_ROLES or role == "overhead"
+
+
+def _hits_from_attacks(session: Session, attacks: dict[int, list[tuple[int, float]]],
+                       settings: DetectorSettings) -> list[Hit]:
+    """The hits from each mic's onsets ((attack's first sample, peak) per onset, by track): strengths, same-drum
+    merging, the bleed test and the overheads' own hits. Sorted by position."""
+    rate = session.sample_rate_hz
     ms = lambda v: round(v / 1000 * rate)  # noqa: E731
     close: list[_Onset] = []
     distant: list[_Onset] = []
     with SessionReader(session) as reader:
-        for ti, track in enumerate(session.tracks):
-            if track.role not in CLOSE_ROLES and track.role != "overhead":
-                continue
-            onsets = []
-            for frame in frame_onsets(envelopes[ti], hop, rate, settings):
-                position, peak = refine_attack(reader, ti, frame * hop, rate, settings)
-                onsets.append(_Onset(ti, track.role, position, peak))
+        for ti, found in attacks.items():
+            role = session.tracks[ti].role
+            onsets = [_Onset(ti, role, position, peak) for position, peak in found]
             loudest = max((o.peak for o in onsets), default=0.0)
             for o in onsets:
                 o.strength = o.peak / loudest if loudest > 0 else 0.0
-            if track.role in CLOSE_ROLES:
+            if role in CLOSE_ROLES:
                 onsets = [o for o in onsets if o.strength >= settings.min_strength]
-            (close if track.role in CLOSE_ROLES else distant).extend(onsets)
+            (close if role in CLOSE_ROLES else distant).extend(onsets)
 
         close = _merge_same_drum(close, ms(settings.same_drum_window_ms))
         distant = _merge_same_drum(distant, ms(settings.same_drum_window_ms))
