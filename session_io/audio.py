@@ -192,11 +192,16 @@ class SessionReader:
 
     #: Analysis reads cluster around onsets and cuts: each source keeps its last aligned chunk of this many frames.
     CHUNK_FRAMES = 1 << 12
+    #: :meth:`read_all` serves ranges from blocks of this many frames of every channel, the last ``ALL_BLOCKS`` kept:
+    #: the planner reads thousands of short ranges of all mics, forward with some looking back.
+    ALL_FRAMES = 1 << 13
+    ALL_BLOCKS = 16
 
     def __init__(self, session):
         self.session = session
         self._readers = [SourceReader(s, np.float32) for s in session.sources]
         self._chunks: list[tuple[int, np.ndarray] | None] = [None] * len(session.sources)
+        self._blocks: dict[int, np.ndarray] = {}  # block number → (ALL_FRAMES, channels), least recently used first
 
     def __enter__(self) -> "SessionReader":
         for r in self._readers:
@@ -206,6 +211,7 @@ class SessionReader:
     def __exit__(self, *exc) -> None:
         for r in self._readers:
             r.__exit__(*exc)
+        self._blocks.clear()
 
     def _read(self, source_index: int, start: int, stop: int) -> np.ndarray:
         """Samples of one source, served from its cached chunk when the range falls inside it."""
@@ -224,6 +230,29 @@ class SessionReader:
         track = self.session.tracks[track_index]
         return self._read(track.source_index, start, stop)[:, list(track.channel_indices)]
 
+    def _block(self, number: int) -> np.ndarray:
+        """Frames ``[number, number + 1) * ALL_FRAMES`` of every channel, read-only."""
+        block = self._blocks.pop(number, None)
+        if block is None:
+            lo = number * self.ALL_FRAMES
+            block = np.concatenate([r.read(lo, lo + self.ALL_FRAMES) for r in self._readers], axis=1)
+            block.setflags(write=False)
+            if len(self._blocks) >= self.ALL_BLOCKS:
+                del self._blocks[next(iter(self._blocks))]
+        self._blocks[number] = block
+        return block
+
     def read_all(self, start: int, stop: int) -> np.ndarray:
-        """Timeline samples ``[start, stop)`` of every channel of every source side by side, float32."""
-        return np.concatenate([self._read(i, start, stop) for i in range(len(self._readers))], axis=1)
+        """Timeline samples ``[start, stop)`` of every channel of every source side by side: (frames, channels),
+        float32, read-only (it may be a view of the reader's cache)."""
+        first, last = start // self.ALL_FRAMES, (max(stop, start + 1) - 1) // self.ALL_FRAMES
+        if last - first >= self.ALL_BLOCKS // 2:  # a long range: straight from the files
+            out = np.concatenate([r.read(start, stop) for r in self._readers], axis=1)
+            out.setflags(write=False)
+            return out
+        offset = start - first * self.ALL_FRAMES
+        if first == last:
+            return self._block(first)[offset:offset + stop - start]
+        out = np.concatenate([self._block(n) for n in range(first, last + 1)])[offset:offset + stop - start]
+        out.setflags(write=False)
+        return out

@@ -66,3 +66,28 @@ def test_timeline_reads_place_the_file(tmp_path):
     expected = sf.read(str(path), dtype="float32", always_2d=True)[0]
     assert not got[:1000].any() and not got[4000:].any()
     assert np.array_equal(got[1000:4000], expected)
+
+
+def test_session_reads_of_all_mics_match_the_files_wherever_they_fall(tmp_path):
+    """The reader's block cache gives, for any range (inside a block, across blocks, before the start, past the end,
+    longer than the cache), every file's samples side by side, and the caller cannot write into its cache."""
+    from session_io import read_session
+    from session_io.audio import SessionReader
+
+    files = {"Kick.wav": _noise(50_000, 1, 1), "OH.wav": _noise(50_000, 2, 2), "Snare.wav": _noise(50_000, 1, 3)}
+    for name, x in files.items():
+        sf.write(str(tmp_path / name), x, 48000, "PCM_24")
+    session = read_session(tmp_path)
+    truth = np.concatenate([sf.read(str(tmp_path / s.path.name), dtype="float32", always_2d=True)[0]
+                            for s in session.sources], axis=1)
+    padded = np.concatenate([np.zeros((9000, 4), np.float32), truth, np.zeros((300_000, 4), np.float32)])
+    step = SessionReader.ALL_FRAMES
+    ranges = [(0, 10), (step - 5, step + 5), (3 * step - 1, 5 * step + 2), (-700, 40), (49_990, 50_100), (0, 50_000),
+              (7, 7 + step * SessionReader.ALL_BLOCKS), (60_000, 60_100), (100, 200)]
+    with SessionReader(session) as reader:
+        for start, stop in ranges * 2:  # the second time from the cache
+            got = reader.read_all(start, stop)
+            assert got.shape == (stop - start, 4)
+            assert np.array_equal(got, padded[start + 9000:stop + 9000]), (start, stop)
+            with pytest.raises(ValueError):
+                got[:1] = 0.5
