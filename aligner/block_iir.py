@@ -69,7 +69,8 @@ class _Chain:
             for k in range(j, links):
                 toeplitz[j, :, k, :] = powers[k - j].T
         self._toeplitz = toeplitz.reshape(links * order, links * order)
-        self._from_start = np.stack(powers[1:])  # P^(k+1): the start state's part of local state k
+        # P^(k+1) stacked by rows, (links * order, order): the start state's part of local state k, as one product
+        self._from_start = np.concatenate(powers[1:]).T.copy()
         self._step_links = powers[links]
         self._next: _Chain | None = None
 
@@ -86,7 +87,7 @@ class _Chain:
             if self._next is None:
                 self._next = _Chain(self._step_links, self.links)
             group_starts = self._next.solve(local[:, :, -1, :], start)[:, :groups]
-        local += np.einsum("kab,cgb->cgka", self._from_start, group_starts)
+        local += (group_starts @ self._from_start).reshape(local.shape)
         return np.concatenate([start[:, None, :], local.reshape(channels, -1, order)[:, :n]], axis=1)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ContextManager
 
+from aligner.allocator import reuse_freed_memory
 from aligner.config import AlignConfig
 from aligner.detect import detect_hits
 from aligner.events import Event, make_events
@@ -264,6 +265,7 @@ def run_session(
     NbdError
         Anything wrong with the inputs or the outputs, naming the file.
     """
+    reuse_freed_memory()
     with tempfile.TemporaryDirectory(prefix="nbd-") as workdir, blas_on_one_thread():  # AAF tracks flattened here
         return _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, Path(workdir))
 
