@@ -32,15 +32,23 @@ _CLIP_FIELDS = tuple(f.name for f in fields(LinkedClip))
 
 def _job(path: Path, name: str, sample_rate_hz: int, tracks: list[LinkedTrack], start_timecode_samples: int,
          length_samples: int) -> dict:
+    numbers: dict[int, int] = {}  # tracks that share one clip tuple (files placed alike) send it once
+    lists: list[tuple[LinkedClip, ...]] = []
+    for t in tracks:
+        if id(t.clips) not in numbers:
+            numbers[id(t.clips)] = len(lists)
+            lists.append(t.clips)
     return {"path": str(path), "name": name, "sample_rate_hz": sample_rate_hz,
             "start_timecode_samples": start_timecode_samples, "length_samples": length_samples,
+            "clip_lists": [[[getattr(c, f) for f in _CLIP_FIELDS] for c in clips] for clips in lists],
             "tracks": [{"name": t.name, "media": str(t.media), "channel": t.channel,
                         "media_url": None if t.media_url is None else str(t.media_url),
-                        "clips": [[getattr(c, f) for f in _CLIP_FIELDS] for c in t.clips]} for t in tracks]}
+                        "clips": numbers[id(t.clips)]} for t in tracks]}
 
 
 def _write(job: dict) -> None:
-    tracks = [LinkedTrack(t["name"], Path(t["media"]), t["channel"], tuple(LinkedClip(*c) for c in t["clips"]),
+    clip_lists = [tuple(LinkedClip(*c) for c in clips) for clips in job["clip_lists"]]
+    tracks = [LinkedTrack(t["name"], Path(t["media"]), t["channel"], clip_lists[t["clips"]],
                           None if t["media_url"] is None else Path(t["media_url"])) for t in job["tracks"]]
     write_linked_aaf(Path(job["path"]), job["name"], job["sample_rate_hz"], tracks,
                      start_timecode_samples=job["start_timecode_samples"], length_samples=job["length_samples"])

@@ -18,6 +18,7 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from nbd_errors import SessionReadError
 from session_io.cfb import Entry, write_compound_file
@@ -139,24 +140,35 @@ def _embedded_master(f, track: LinkedTrack, seed: str):
 
 
 
-def _timeline(track: LinkedTrack, length_samples: int) -> tuple[list[tuple], int]:
+def _timeline(track: LinkedTrack, length_samples: int) -> Iterator[tuple]:
     """A track's components in order — ``("fade", samples, shape)``, ``("gap", samples)``, ``("clip", LinkedClip)`` —
-    and the track's length (samples: every component's length, less the crossfades' overlaps)."""
-    items: list[tuple] = []
+    made as they are asked for (a long edit's tracks are written one component at a time)."""
     position = 0
-    for clip in sorted(track.clips, key=lambda c: c.dest_start_samples):
+    for clip in _in_order(track):
         overlap = position - clip.dest_start_samples
         if overlap > 0 and overlap == clip.fade_in_samples:
-            items.append(("fade", overlap, clip.fade_in_shape))
+            yield "fade", overlap, clip.fade_in_shape
         elif overlap > 0:
             raise ValueError(f"track {track.name!r}: clips overlap by {overlap} samples without a crossfade")
         elif clip.dest_start_samples > position:
-            items.append(("gap", clip.dest_start_samples - position))
-        items.append(("clip", clip))
+            yield "gap", clip.dest_start_samples - position
+        yield "clip", clip
         position = clip.dest_start_samples + clip.length_samples
     if length_samples > position:
-        items.append(("gap", length_samples - position))
-    return items, max(position, length_samples)
+        yield "gap", length_samples - position
+
+
+def _timeline_extent(track: LinkedTrack, length_samples: int) -> tuple[int, int]:
+    """How many components :func:`_timeline` makes, and the track's length (samples: every component's length, less
+    the crossfades' overlaps)."""
+    count = sum(1 for _ in _timeline(track, length_samples))
+    last = _in_order(track)[-1] if track.clips else None
+    return count, max(last.dest_start_samples + last.length_samples if last else 0, length_samples)
+
+
+def _in_order(track: LinkedTrack) -> list[LinkedClip]:
+    """The track's clips by destination."""
+    return sorted(track.clips, key=lambda c: c.dest_start_samples)
 
 
 @dataclass(frozen=True)
@@ -255,8 +267,7 @@ def _write_with_pyaaf2(path: Path, name: str, sample_rate_hz: int, tracks: list[
                     bytes(value.data[:-len(_utf16("x"))])))
                 continue
             components = []  # assigned once at the end: pyaaf2 re-attaches the whole vector on every append
-            items, end = _timeline(track, length_samples)
-            for item in items:
+            for item in _timeline(track, length_samples):
                 if item[0] == "fade":
                     components.append(crossfade(item[2], item[1]))
                 elif item[0] == "gap":
@@ -270,7 +281,7 @@ def _write_with_pyaaf2(path: Path, name: str, sample_rate_hz: int, tracks: list[
                         source["UserComments"].value = [f.create.TaggedValue("nbd", clip.name)]
                     components.append(source)
             slot.segment["Components"].value = components
-            slot.segment.length = end
+            slot.segment.length = _timeline_extent(track, length_samples)[1]
         length = max([length_samples] + [c.dest_start_samples + c.length_samples for t in tracks for c in t.clips])
         tc_slot = comp.create_timeline_slot(timecode_fps)
         tc_slot.segment = f.create.Timecode(timecode_fps, drop=False,
@@ -355,10 +366,10 @@ def _fill_sequence(root: Entry, t: _Templates, track: LinkedTrack, length_sample
         sequence = sequence.child(name)
     template = {k: sequence.child(f"{t.index}{{{k:x}}}") for k in range(_GAP + 1)}
     q = lambda v: struct.pack("<q", v)  # noqa: E731  (an aafInt64 / aafLength value)
-    items, end = _timeline(track, length_samples)
+    n, end = _timeline_extent(track, length_samples)
 
     def components():
-        for number, item in enumerate(items):
+        for number, item in enumerate(_timeline(track, length_samples)):
             if item[0] == "fade":
                 base = template[_FADE_POWER if item[2] == "equal_power" else _FADE_GAIN]
                 e = _with(_with(base, {t.length_pid: q(item[1])}), {t.length_pid: q(item[1])}, child=t.group)
@@ -373,7 +384,6 @@ def _fill_sequence(root: Entry, t: _Templates, track: LinkedTrack, length_sample
             e.name = f"{t.index}{{{number:x}}}"
             yield e
 
-    n = len(items)
     index = Entry(f"{t.index} index", data=struct.pack(f"<III{n}I", n, n, 0xFFFFFFFF, *range(n)))
     kept = [c for c in sequence.children if not c.name.startswith(t.index + "{") and c.name != index.name]
     sequence.children = lambda: itertools.chain(kept, components(), [index])

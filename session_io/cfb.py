@@ -180,7 +180,7 @@ def write_compound_file(path: str | Path, root: Entry, header_clsid: bytes = byt
     def visit(entry: Entry, kind: int) -> int:  # ids in depth-first order, a storage before its children
         nonlocal mini_len
         me = len(names)
-        names.append(entry.name)
+        names.append(sys.intern(entry.name))  # the same names recur under every track: one string each
         clsids.append(entry.clsid)
         kinds.append(kind)
         color.append(_BLACK)
