@@ -230,6 +230,8 @@ class OnsetScan:
     def feed(self, peaks: np.ndarray, audio: np.ndarray | None = None) -> None:
         """Add the next frames' peaks (float32) and, optionally, the mic's samples under them (len(peaks) * hop,
         channels), float32."""
+        if self._finished:
+            raise ValueError("the scan has given its onsets: nothing more can be fed")
         if self._with_audio is None:
             self._with_audio = audio is not None
         elif self._with_audio != (audio is not None):
@@ -250,8 +252,10 @@ class OnsetScan:
             self._measure(np.abs(audio).max(axis=1), final=False)
 
     def _rises(self, levels: np.ndarray, first: int, end: int) -> None:
-        """Note the frames among ``levels[len(self._tail) - 1 or 0 : end]`` that rise, within reach of the gate."""
-        start = max(len(self._tail) - 1, 0)  # the newest frame of the block before had no next frame then
+        """Note which of ``levels[start:end]`` rise, within reach of the gate: ``levels`` is the kept tail then the new
+        frames (``first`` is the frame number of ``levels[0]``), and ``start`` the tail's newest frame, which had no
+        next frame when it came."""
+        start = max(len(self._tail) - 1, 0)
         if end <= start:
             return
         s = self.settings
