@@ -8,6 +8,7 @@ clip of its rendered stem. Clips of doubtful events say "REVIEW: …" in their c
 """
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
 import soundfile as sf
@@ -29,13 +30,13 @@ _LINKABLE = ("WAV", "WAVEX", "RF64")
 def _review_notes(plan: EditPlan, events: list[Event]) -> dict[int, str]:
     """Segment index → "REVIEW: why" for the segments that play a doubtful event's anchor."""
     notes: dict[int, list[str]] = {}
+    ends = [seg.dest_end_samples for seg in plan.segments]  # ascending in a valid plan
     for e in events:
         if not e.doubtful:
             continue
-        for i, seg in enumerate(plan.segments):
-            if seg.dest_start_samples <= e.target < seg.dest_end_samples:
-                notes.setdefault(i, []).append("; ".join(e.flags) or f"confidence {e.confidence:.2f}")
-                break
+        i = bisect.bisect_right(ends, e.target)  # the first segment that plays past the target
+        if i < len(ends) and plan.segments[i].dest_start_samples <= e.target:
+            notes.setdefault(i, []).append("; ".join(e.flags) or f"confidence {e.confidence:.2f}")
     return {i: "REVIEW: " + " | ".join(v) for i, v in notes.items()}
 
 

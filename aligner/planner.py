@@ -283,11 +283,12 @@ def _find_filler(done: list[_Unit], build: _Builder, cut: int, wanted: int, fade
     the decay just before this cut, then earlier decays. The one whose level best matches what plays just before the
     cut wins (looping a short one costs 3 dB), so the fill neither drops out nor jumps up.
     """
-    ends = [u.cut for u in done[1:]] + [cut]
+    recent = done[-(look_back + 1):]  # only these: a long session has tens of thousands of units done
+    ends = [u.cut for u in done[len(done) - len(recent) + 1:]] + [cut]  # each unit's material runs to the next cut
     rate = reader.session.sample_rate_hz
     target_db = _rms_db(reader.read_all(cut - 5 * fade, cut))
     best = None
-    for unit, end in list(zip(done, ends))[::-1][: look_back + 1]:
+    for unit, end in reversed(list(zip(recent, ends))):
         start = max(unit.strokes_latest + guard, 0)
         if end - start < 3 * fade:
             continue
