@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from aligner.threads import locked, map_in_threads
 from grid import SessionGrid, grid_lines, line_samples
 from session_io.audio import SourceReader
 from session_io.session import Session
@@ -109,11 +110,13 @@ def session_features(session: Session, progress=None) -> np.ndarray:
     frames = -(-session.length_samples // hop)
     left = n_fft // 2 - hop // 2
     power = np.zeros((len(session.tracks), frames, N_BANDS), dtype=np.float32)
-    for si, source in enumerate(session.sources):
+    progress = locked(progress)
+
+    def one_source(si: int) -> None:  # each source's tracks fill their own rows: the same result on any thread count
         tracks = [(ti, t) for ti, t in enumerate(session.tracks) if t.source_index == si]
         if not tracks:
-            continue
-        with SourceReader(source, np.float32) as reader:
+            return
+        with SourceReader(session.sources[si], np.float32) as reader:
             for f0 in range(0, frames, _BLOCK_FRAMES):
                 f1 = min(frames, f0 + _BLOCK_FRAMES)
                 data = reader.read(f0 * hop - left, f1 * hop - left + n_fft)
@@ -121,6 +124,8 @@ def session_features(session: Session, progress=None) -> np.ndarray:
                     power[ti, f0:f1] = _band_power(data[:, list(t.channel_indices)], rate, f1 - f0)
                 if progress is not None:
                     progress(min(f1 * hop, session.length_samples) - f0 * hop)
+
+    map_in_threads(one_source, range(len(session.sources)))
     return np.stack([_normalise(p) for p in power]) if len(power) else np.zeros((0, frames, MIC_FEATURES),
                                                                                  dtype=np.float32)
 
