@@ -26,7 +26,7 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_envelopes", "mic_envelopes", "slope_peaks",
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_scans", "mic_envelopes", "slope_peaks",
            "level_rise", "OnsetScan", "frame_onsets", "attack_starts", "refine_attack"]
 
 
@@ -147,18 +147,26 @@ def _stream_mics(session: Session, hop: int, feeders: dict[int, Callable[[np.nda
     map_in_threads(one_source, range(len(session.sources)))
 
 
-def mic_envelopes(session: Session, hop: int, progress=None,
-                  loudness: dict[str, float | None] | None = None) -> list[np.ndarray]:
+def mic_envelopes(session: Session, hop: int, progress=None, loudness: dict[str, float | None] | None = None,
+                  scans: dict[int, "OnsetScan"] | None = None) -> list[np.ndarray]:
     """Peak magnitude of the first difference per ``hop``-sample frame of every mic (max over its channels).
 
     Streams each source once (sources in parallel); returns one float32 array per track (8 KB per second of audio
     at 0.5 ms frames: the neural detector needs them whole; the classic one finds its onsets as the blocks pass, see
     :class:`OnsetScan`). When ``loudness`` is given, each input file's integrated loudness (LUFS) is measured on
-    the same reads and stored in it by file name.
+    the same reads and stored in it by file name; ``scans`` (by track, at the same hop) are fed the same blocks.
     """
     parts: dict[int, list[np.ndarray]] = {ti: [] for ti in range(len(session.tracks))}
-    _stream_mics(session, hop, {ti: (lambda peaks, mic, p=p: p.append(peaks)) for ti, p in parts.items()},
-                 progress, loudness)
+    scans = scans or {}
+
+    def feeder(ti: int) -> Callable[[np.ndarray, np.ndarray], None]:
+        def feed(peaks: np.ndarray, mic: np.ndarray) -> None:
+            parts[ti].append(peaks)
+            if ti in scans:
+                scans[ti].feed(peaks, mic)
+        return feed
+
+    _stream_mics(session, hop, {ti: feeder(ti) for ti in parts}, progress, loudness)
     return [np.concatenate(p) if p else np.zeros(0, dtype=np.float32) for p in parts.values()]
 
 
@@ -447,21 +455,16 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
     hop = settings.frames(rate)[0]
     scans = {ti: OnsetScan(hop, rate, settings) for ti, t in enumerate(session.tracks) if _places_hits(t.role)}
     _stream_mics(session, hop, {ti: scan.feed for ti, scan in scans.items()}, progress, loudness)
-    return _hits_from_attacks(session, {ti: scan.attacks() for ti, scan in scans.items()}, settings)
+    return hits_from_scans(session, scans, settings)
 
 
-def hits_from_envelopes(session: Session, envelopes: list[np.ndarray],
-                        settings: DetectorSettings = DetectorSettings()) -> list[Hit]:
-    """:func:`detect_hits` from whole envelopes: ``envelopes`` are :func:`mic_envelopes` at ``settings``' hop (the
-    neural detector makes them); each onset's attack is read back from the files. Returns the hits sorted by
-    position."""
-    rate = session.sample_rate_hz
-    hop = settings.frames(rate)[0]
-    with SessionReader(session) as reader:
-        attacks = {ti: [refine_attack(reader, ti, frame * hop, rate, settings)
-                        for frame in frame_onsets(envelopes[ti], hop, rate, settings)]
-                   for ti, t in enumerate(session.tracks) if _places_hits(t.role)}
-    return _hits_from_attacks(session, attacks, settings)
+def hits_from_scans(session: Session, scans: dict[int, OnsetScan],
+                    settings: DetectorSettings = DetectorSettings()) -> list[Hit]:
+    """:func:`detect_hits` after its streaming pass: ``scans`` are each mic's :class:`OnsetScan` (by track, fed with
+    the mic's samples; the neural detector feeds them in its envelope pass). Mics that never place hits (rooms,
+    unknown) are left out whether scanned or not. Returns the hits sorted by position."""
+    return _hits_from_attacks(session, {ti: scan.attacks() for ti, scan in sorted(scans.items())
+                                        if _places_hits(session.tracks[ti].role)}, settings)
 
 
 def _places_hits(role: str) -> bool:

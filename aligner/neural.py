@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.detect import (DetectorSettings, Hit, frame_onsets, hits_from_envelopes, level_rise, mic_envelopes,
+from aligner.detect import (DetectorSettings, Hit, OnsetScan, hits_from_scans, level_rise, mic_envelopes,
                             refine_attack)
 from aligner.roles import is_trigger
 from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
@@ -170,7 +170,7 @@ def _attack_frame(rise: np.ndarray, onsets: np.ndarray, centre: int, lo: int, hi
     """Frame of a stroke's attack near envelope frame ``centre``, searched in frames ``lo`` to ``hi``, and how far the
     level rises there (dB).
 
-    ``onsets`` are the classic detector's onset frames in this mic (:func:`aligner.detect.frame_onsets`): the one
+    ``onsets`` are the classic detector's onset frames in this mic (:class:`aligner.detect.OnsetScan`): the one
     nearest ``centre`` wins, at a rise of at least 9 dB (its threshold); without one, the first frame within 3 dB of
     the largest rise (:func:`aligner.detect.level_rise`). Frames without a full ``hold`` of past are not looked at.
     """
@@ -196,17 +196,18 @@ def _line_choice(lines: np.ndarray, frame: int, division: str) -> tuple[int, flo
     return LINE_SHIFTS[choice], round(float(lines[choice, frame]), 4)
 
 
-def _rescued(session: Session, envelopes: list[np.ndarray], found: list[tuple], lines: np.ndarray, hop: int,
+def _rescued(session: Session, scans: dict[int, OnsetScan], found: list[tuple], lines: np.ndarray, hop: int,
              division: str, settings: NeuralSettings) -> list[tuple]:
     """``found`` with the strokes of ``settings.rescue_classes`` that the classic detector finds in those drums' own
     mics (bleed tested as it does) and the model missed: no stroke of the class within ``rescue_ms``. A stroke of
     ``settings.rescue_replaces`` that the model reports within ``rescue_ms`` of such a classic stroke and the classic
     detector does not confirm (it calls that mic's onset bleed) is the tom heard through the kick mics: it is replaced
-    by the missed stroke, or dropped where the model has the tom too. Same tuples as ``found``."""
+    by the missed stroke, or dropped where the model has the tom too. ``scans`` are the classic detector's scans of
+    every mic, fed in the envelope pass. Same tuples as ``found``."""
     if not settings.rescue_classes:
         return found
     window = round(settings.rescue_ms / 1000 * session.sample_rate_hz)
-    classic = hits_from_envelopes(session, envelopes)
+    classic = hits_from_scans(session, scans)
     confirmed = {drum: np.array(sorted(h.position for h in classic if _ROLE_CLASS.get(h.drum) == drum), dtype=np.int64)
                  for drum in settings.rescue_replaces}
     positions = np.array([pos for pos, *_ in found], dtype=np.int64)
@@ -268,9 +269,10 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
 
     classic = DetectorSettings()
     env_hop, hold = classic.frames(rate)
-    envelopes = mic_envelopes(session, env_hop, progress, loudness)
+    scans = {ti: OnsetScan(env_hop, rate, classic) for ti in range(len(session.tracks))}  # fed in the same pass
+    envelopes = mic_envelopes(session, env_hop, progress, loudness, scans)
     rises = [level_rise(20 * np.log10(e + np.float32(1e-12)), hold) for e in envelopes]
-    onsets_by_mic = [np.asarray(frame_onsets(e, env_hop, rate, classic), dtype=np.int64) for e in envelopes]
+    onsets_by_mic = [scans[ti].onsets() for ti in range(len(session.tracks))]
     span = round(settings.own_mic_span_ms / 1000 * rate)
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
     after = round(settings.window_after_ms / 1000 * rate / env_hop)
@@ -303,7 +305,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                     continue
                 last[drum] = best[0]
                 found.append((best[0], drum, best[1], best[2], *_line_choice(lines, f, division)))
-    found = _rescued(session, envelopes, found, lines, hop, division, settings)
+    found = _rescued(session, scans, found, lines, hop, division, settings)
     loudest: dict[int, float] = {}
     for _, _, ti, peak, _, _ in found:
         loudest[ti] = max(loudest.get(ti, 0.0), peak)
