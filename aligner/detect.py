@@ -27,7 +27,7 @@ from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
 __all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_scans", "mic_envelopes", "slope_peaks",
-           "level_rise", "OnsetScan", "frame_onsets", "attack_starts", "refine_attack"]
+           "level_rise", "OnsetScan", "attack_starts", "refine_attack"]
 
 
 @dataclass(frozen=True)
@@ -340,14 +340,6 @@ class OnsetScan:
         lo, hi = np.searchsorted(counts, [below + 1, min(below + 2, self._frames)])
         centre = lambda b: _LEVEL_FLOOR_DB + (b + 0.5) * _LEVEL_BIN_DB  # noqa: E731
         return np.float32(centre(lo) + (rank - below) * (centre(hi) - centre(lo)))
-
-
-def frame_onsets(peaks: np.ndarray, hop: int, rate: int, s: DetectorSettings) -> list[int]:
-    """The first frame of the rise of every onset of one mic's frame peaks, all at once (:class:`OnsetScan`'s rule;
-    its level is measured on the waveform by :func:`refine_attack`)."""
-    scan = OnsetScan(hop, rate, s)
-    scan.feed(peaks)
-    return [int(f) for f in scan.onsets()]
 
 
 def attack_starts(mag: np.ndarray, pre_end: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:

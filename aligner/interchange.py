@@ -89,14 +89,14 @@ def aaf_tracks(session: Session, plan: EditPlan, events: list[Event], stems_part
     """The tracks of the edit AAF (see the module docstring); ``stems_only`` makes every track one stem clip."""
     notes = _review_notes(plan, events)
     tracks = []
-    cut: dict[tuple[int, int], tuple[LinkedClip, ...]] = {}  # files placed alike share one clip list
+    clips_by_extent: dict[tuple[int, int], tuple[LinkedClip, ...]] = {}  # files placed alike share one clip list
     for source, name, channel in _channel_names(session):
         kind = _media_kind(source, stems_only)
         if kind == "source":
             extent = (source.offset_samples, source.frames)
-            if extent not in cut:
-                cut[extent] = _plan_clips(plan, source.offset_samples, source.frames, notes)
-            clips = cut[extent]
+            if extent not in clips_by_extent:
+                clips_by_extent[extent] = _plan_clips(plan, source.offset_samples, source.frames, notes)
+            clips = clips_by_extent[extent]
             tracks.append(LinkedTrack(name, source.path, channel, clips))
         elif kind == "linked":  # an AAF track that was one plain clip: cut its original media
             linked = source.metadata["aaf_media"]

@@ -78,18 +78,9 @@ class PcmWindowReader:
             raise OSError(f"short read: {len(raw)} of {n * frame_bytes} bytes at sample {lo}")
         if self._subtype == "FLOAT":
             return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(n, self._channels)
-        if not self._scaled:
-            return self._unscaled(raw, n)
-        if self._subtype == "PCM_16":
-            return (np.frombuffer(raw, dtype="<i2").astype(np.float32) * np.float32(2.0 ** -15)).reshape(
-                n, self._channels)
-        if self._subtype == "PCM_32":
-            return (np.frombuffer(raw, dtype="<i4").astype(np.float32) * np.float32(2.0 ** -31)).reshape(
-                n, self._channels)
-        # 24-bit: an int32 read every 3 bytes from one byte before each sample holds the sample left-justified
-        # over the previous sample's top byte, which the mask clears (4x faster than assembling the bytes)
-        left = np.ndarray((n * self._channels,), dtype="<i4", buffer=b"\x00" + raw, strides=(3,))
-        return ((left & np.int32(-256)).astype(np.float32) * np.float32(2.0 ** -31)).reshape(n, self._channels)
+        ints = self._unscaled(raw, n)
+        # left-justified ints scale by one power of two at every width: exactly libsndfile's float32 values
+        return ints if not self._scaled else ints.astype(np.float32) * np.float32(2.0 ** -31)
 
     def _unscaled(self, raw: bytes, n: int) -> np.ndarray:
         """PCM bytes as libsndfile's int32 reads give them: the sample left-justified in 32 bits."""
@@ -97,5 +88,7 @@ class PcmWindowReader:
             return (np.frombuffer(raw, dtype="<i2").astype(np.int32) << 16).reshape(n, self._channels)
         if self._subtype == "PCM_32":
             return np.frombuffer(raw, dtype="<i4").astype(np.int32).reshape(n, self._channels)
+        # 24-bit: an int32 read every 3 bytes from one byte before each sample holds the sample left-justified
+        # over the previous sample's top byte, which the mask clears (4x faster than assembling the bytes)
         left = np.ndarray((n * self._channels,), dtype="<i4", buffer=b"\x00" + raw, strides=(3,))
-        return (left & np.int32(-256)).astype(np.int32).reshape(n, self._channels)
+        return (left & np.int32(-256)).reshape(n, self._channels)

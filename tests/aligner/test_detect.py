@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from aligner.detect import (DetectorSettings, OnsetScan, frame_onsets, level_rise, refine_attack, slope_peaks,
+from aligner.detect import (DetectorSettings, OnsetScan, level_rise, refine_attack, slope_peaks,
                             mic_envelopes)
 from aligner.roles import assign_roles
 from aligner.synth import SynthConfig, synthesise, write_session
@@ -29,6 +29,13 @@ def _mic(session, ti):
     hop = SETTINGS.frames(session.sample_rate_hz)[0]
     audio = np.concatenate([audio, np.zeros(((-len(audio)) % hop, audio.shape[1]), dtype=np.float32)])
     return audio, slope_peaks(audio, hop).max(axis=1), hop
+
+
+def _onsets_of(peaks, hop, rate):
+    """The onset frames of a whole envelope fed at once, without samples."""
+    scan = OnsetScan(hop, rate, SETTINGS)
+    scan.feed(peaks)
+    return [int(f) for f in scan.onsets()]
 
 
 def _scan(peaks, audio, hop, rate, sizes):
@@ -55,7 +62,7 @@ def test_onsets_and_attacks_do_not_depend_on_where_blocks_end(session):
                 scan = _scan(peaks, audio, hop, rate, sizes)
                 np.testing.assert_array_equal(scan.onsets(), expected, err_msg=f"{track.name} {sizes}")
                 assert scan.attacks() == whole.attacks()
-            assert frame_onsets(peaks, hop, rate, SETTINGS) == [int(f) for f in expected]
+            assert _onsets_of(peaks, hop, rate) == [int(f) for f in expected]
             # measured in passing, each attack is what reading its window back from the file gives
             assert whole.attacks() == [refine_attack(reader, ti, int(f) * hop, rate, SETTINGS) for f in expected]
 
@@ -71,7 +78,7 @@ def test_onsets_are_the_gated_rises_of_the_whole_envelope(session):
         candidates = np.flatnonzero((level_rise(db, hold) >= SETTINGS.rise_db) & (db >= gate))
         min_gap = round(SETTINGS.min_gap_ms / 1000 * rate / hop)
         starts = candidates[np.concatenate([[0], np.flatnonzero(np.diff(candidates) > min_gap) + 1])]
-        assert frame_onsets(envelope, hop, rate, SETTINGS) == [int(f) for f in starts], session.tracks[ti].name
+        assert _onsets_of(envelope, hop, rate) == [int(f) for f in starts], session.tracks[ti].name
 
 
 def test_noise_floor_is_the_tenth_percentile_to_a_hundredth_of_a_db():
