@@ -1,8 +1,9 @@
 """From events to one edit plan: cuts in the quiet before each event, moves, gap fills and crossfades.
 
 Events that move by the same amount share a segment, so a cut is made only where the move changes. Each cut sits at
-the quietest point (all mics summed) of a short pre-roll before the event's earliest stroke, and its crossfade lies
-wholly before the cut, so no crossfade ever spans a transient. At a cut:
+the quietest point (all mics summed) of a short pre-roll before the event's earliest stroke (and before any attack
+in the pre-roll that no detector reported), and its crossfade lies wholly before the cut, so no crossfade ever spans
+a transient. At a cut:
 
 - **overlap** (the event moves earlier than the material before it): the earlier segment is shortened; it may not
   end within ``guard_ms`` of its own last stroke (the attack still ringing into the far mics), else the move is
@@ -74,22 +75,27 @@ def _onset_margin(rate: int) -> int:
     return (hold + 3) * hop
 
 
-def _last_onset(audio: np.ndarray, first: int, rate: int) -> int | None:
-    """The latest index ≥ ``first`` of ``audio`` (samples, all mics) where any mic's level rises as a stroke's attack
-    does (the classic detector's rise over its hold window), or None; ``first`` must be at least
-    :func:`_onset_margin` into ``audio``. Keeps strokes no detector reported out of gap fills and out of the
-    stretches an overlap removes."""
+def _onsets(audio: np.ndarray, first: int, rate: int) -> np.ndarray:
+    """Indices ≥ ``first`` of ``audio`` (samples, all mics), each the start of a 0.5 ms frame where any mic's level
+    rises as a stroke's attack does (the classic detector's rise over its hold window), in order; ``first`` must be
+    at least :func:`_onset_margin` into ``audio``. Finds strokes no detector reported."""
     s = DetectorSettings()
     hop, hold = s.frames(rate)
     frames = (len(audio) - 1) // hop
     if frames < hold + 4 or first >= frames * hop:
-        return None
+        return np.zeros(0, dtype=np.int64)
     db = 20 * np.log10(slope_peaks(audio[1:], hop, before=audio[:1]) + np.float32(1e-12))  # (frames, mics)
     # a rise counts only within 40 dB of the mic's loudest here and above the noise floor
     gate = np.maximum(db.max(axis=0) - 40.0, -80.0)
     onset = (level_rise(db, hold) >= s.rise_db) & (db >= gate)
-    found = np.flatnonzero(onset[first // hop:].any(axis=1))
-    return (first // hop + int(found[-1])) * hop if len(found) else None
+    return (first // hop + np.flatnonzero(onset[first // hop:].any(axis=1))) * hop
+
+
+def _last_onset(audio: np.ndarray, first: int, rate: int) -> int | None:
+    """The latest of :func:`_onsets`, or None: keeps strokes no detector reported out of gap fills and out of the
+    stretches an overlap removes."""
+    found = _onsets(audio, first, rate)
+    return int(found[-1]) if len(found) else None
 
 
 def _quietest_cut(reader: SessionReader, lo: int, hi: int, fade: int) -> int:
@@ -179,6 +185,13 @@ def make_plan(session, events: list[Event], reader: SessionReader,
         floor = max(prev.strokes_latest + ms2samples(5, rate) + fade, room)
         hi = p_e - min_pre
         lo = max(p_e - preroll, floor)
+        if lo <= hi:
+            # an attack no detector reported just before the event (a soft hat a few ms before the kick) keeps the
+            # crossfade out of it too
+            margin = min(lo, _onset_margin(rate))
+            hidden = _onsets(reader.read_all(lo - margin, p_e), margin, rate)
+            if len(hidden):
+                hi = min(hi, lo - margin + int(hidden[0]) - min_pre)
         if lo > hi:
             cut = max(hi, room)
             lead.flags.append("no quiet pre-roll before this event: the cut may clip the previous decay")

@@ -272,8 +272,9 @@ def _mean(values: list[tuple[float, int]]) -> str:
     return f"{sum(v * n for v, n in values) / total:6.3f}"
 
 
-def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hits")):
-    """Yield (group, name, SynthSession, folder, swing) for every benchmark session of ``groups``."""
+def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hits"), validation_sessions: int = 6):
+    """Yield (group, name, SynthSession, folder, swing) for every benchmark session of ``groups`` (``validation``:
+    ``validation_sessions`` generated sessions)."""
     seeds = (100, 101) if quick else (100, 101, 102, 103)
     for seed in seeds if "synthetic" in groups else ():
         syn = synthesise(SynthConfig(seed=seed, bars=8, far_off_per_bar=2))
@@ -281,7 +282,7 @@ def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hit
     for k in range(3 if quick else 8) if "generated" in groups else ():
         syn, swing = random_session(TEST_SEED_BASE + k)
         yield "generated", f"seed {TEST_SEED_BASE + k}", syn, write_session(syn, tmp / f"gen{k}"), swing
-    for k in range(6) if "validation" in groups else ():
+    for k in range(validation_sessions) if "validation" in groups else ():
         syn, swing = random_session(VALIDATION_SEED_BASE + k)
         yield "validation", f"seed {VALIDATION_SEED_BASE + k}", syn, write_session(syn, tmp / f"val{k}"), swing
     kit = REALDATA / "drums" / "muldjordkit"
@@ -309,6 +310,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--weights", default=None, help="neural model file to evaluate instead of the shipped one")
     parser.add_argument("--groups", default="synthetic,generated,real hits",
                         help="from: synthetic, generated, real hits, validation")
+    parser.add_argument("--validation-sessions", type=int, default=6,
+                        help="how many generated sessions the validation group has (seeds from 500000)")
     parser.add_argument("--no-render", action="store_true",
                         help="skip rendering stems (and the inter-mic offset check): faster")
     args = parser.parse_args(argv)
@@ -329,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
     groups = {g.strip() for g in args.groups.split(",")}
     results: dict[tuple[str, str], Scores] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for group, name, syn, folder, swing in sessions(args.quick, Path(tmp), groups):
+        for group, name, syn, folder, swing in sessions(args.quick, Path(tmp), groups, args.validation_sessions):
             for method in methods:
                 evaluate(syn, folder, method, results.setdefault((group, method), Scores()), swing,
                          render=not args.no_render)
