@@ -10,7 +10,11 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    found as the classic detector does: the classic detector's onset in that mic's 0.5 ms envelope from 10 ms before
    to 5 ms after the model's frame, or without one the frame of the largest level rise within ±5 ms, refined on the
    waveform.
-4. Toms the model missed (it heard toms only in fills, and hears a tom played alone as a kick in the kick mic): the
+4. The classic detector's strokes (its onsets bleed-tested across mics) check the model's on a real kit it never
+   heard: a hat or cymbal stroke the classic detector does not confirm, in a mic no louder than it usually is at
+   another drum's hit just before, is that drum's bleed and goes (a loud snare 24 dB down in a hat mic); a kick,
+   snare or tom takes the attack of the classic stroke of its class within 8 ms.
+5. Toms the model missed (it heard toms only in fills, and hears a tom played alone as a kick in the kick mic): the
    classic detector's tom strokes, bleed-tested, where the model has no tom within 30 ms and no stroke the classic
    detector confirms; a kick the model reports within 30 ms of a classic tom stroke that the classic detector calls
    bleed is dropped (a floor tom rings in the kick mics).
@@ -77,6 +81,15 @@ class NeuralSettings:
     rescue_classes: tuple[str, ...] = ("tom",)
     rescue_ms: float = 30.0
     rescue_replaces: tuple[str, ...] = ("kick",)
+    # Classes whose strokes are dropped as another drum's bleed (see :func:`_without_bleed`) when their mic's level
+    # at the other drum's classic hit is at most ``bleed_excess_db`` above what that mic usually hears of that
+    # drum. Chosen on the validation sessions (a loud snare in a real hat mic, kicks in the ride mics).
+    bleed_classes: tuple[str, ...] = ("hihat", "cymbal")
+    bleed_excess_db: float = 6.0
+    # Strokes of these classes take the position of the classic detector's stroke of the class within ``adopt_ms``
+    # (its bleed test has already ruled out another drum's attack arriving first in the mic).
+    adopt_classes: tuple[str, ...] = ("kick", "snare", "tom")
+    adopt_ms: float = 8.0
     context_frames: int = 1100  # more than the model's receptive field, so windows join seamlessly
     window_frames: int = 8192
 
@@ -196,18 +209,114 @@ def _line_choice(lines: np.ndarray, frame: int, division: str) -> tuple[int, flo
     return LINE_SHIFTS[choice], round(float(lines[choice, frame]), 4)
 
 
-def _rescued(session: Session, scans: dict[int, OnsetScan], found: list[tuple], lines: np.ndarray, hop: int,
+class _BleedLevels:
+    """How loud one mic usually is at another mic's classic hits, relative to the hit (dB): the median over up to
+    ``SAMPLES`` of those hits (spread over the session) that have no classic hit of the first mic's class within
+    ``window`` samples (the model's own strokes would not do: it may take every such bleed for a stroke)."""
+
+    SAMPLES = 200
+    MIN_SAMPLES = 4
+
+    def __init__(self, reader: SessionReader, classic: list[Hit], window: int):
+        self.reader, self.classic, self.window = reader, classic, window
+        rate = reader.session.sample_rate_hz
+        self.before, self.after = round(0.001 * rate), round(0.005 * rate)
+        by_class: dict[str, list[int]] = {}
+        for h in classic:
+            by_class.setdefault(_ROLE_CLASS.get(h.drum, h.drum), []).append(h.position)
+        self.by_class = {d: np.array(p, dtype=np.int64) for d, p in by_class.items()}
+        self.cache: dict[tuple[int, int], float | None] = {}
+
+    def ratio(self, track: int, hit: Hit) -> float:
+        """Peak level of mic ``track`` from 1 ms before to 5 ms after ``hit``, relative to the hit's peak (dB)."""
+        window = self.reader.read_track(track, hit.position - self.before, hit.position + self.after)
+        level = float(np.abs(window).max())
+        return 20 * np.log10(max(level, 1e-9) / max(hit.peak, 1e-9))
+
+    def usual(self, track: int, drum: str, source: int) -> float | None:
+        """Median :meth:`ratio` of mic ``track`` (class ``drum``) at mic ``source``'s hits; None with too few."""
+        if (track, source) not in self.cache:
+            own = self.by_class.get(drum, np.zeros(0, dtype=np.int64))
+            hits = [h for h in self.classic if h.track == source]
+            hits = hits[:: max(1, len(hits) // self.SAMPLES)]
+            clear = [h for h in hits if not np.any(np.abs(own - h.position) < self.window)]
+            ratios = [self.ratio(track, h) for h in clear]
+            self.cache[(track, source)] = float(np.median(ratios)) if len(ratios) >= self.MIN_SAMPLES else None
+        return self.cache[(track, source)]
+
+
+def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit], found: list[tuple],
+                   settings: NeuralSettings) -> list[tuple]:
+    """``found`` without the strokes of ``settings.bleed_classes`` that are another drum's bleed in their own mic
+    (a real hat mic hears a loud snare 24 dB down, and the model can take that for a hat): the classic detector has
+    no stroke of the class within ``rescue_ms``, but a hit of another drum in another mic from ``bleed_window_ms``
+    before to 1 ms after, and the stroke's mic is there no more than ``bleed_excess_db`` louder than it usually is
+    at that mic's hits (:class:`_BleedLevels`). Strokes placed in another drum's mic (the drum has none of its own)
+    are kept: there every stroke is heard as bleed. Same tuples as ``found``."""
+    if not settings.bleed_classes:
+        return found
+    rate = session.sample_rate_hz
+    window = round(settings.rescue_ms / 1000 * rate)
+    before = round(DetectorSettings.bleed_window_ms / 1000 * rate)
+    after = round(0.001 * rate)
+    positions = np.array([h.position for h in classic], dtype=np.int64)
+    levels = _BleedLevels(reader, classic, window)
+
+    def is_bleed(position: int, drum: str, track: int) -> bool:
+        if drum not in settings.bleed_classes or _ROLE_CLASS.get(session.tracks[track].role) != drum:
+            return False
+        lo, hi = np.searchsorted(positions, [position - window, position + window])
+        near = classic[lo:hi]
+        if any(_ROLE_CLASS.get(h.drum, h.drum) == drum for h in near if abs(h.position - position) < window):
+            return False
+        for h in near:
+            if (_ROLE_CLASS.get(h.drum, h.drum) == drum or h.track == track
+                    or not -before <= h.position - position <= after):
+                continue
+            usual = levels.usual(track, drum, h.track)
+            if usual is not None and levels.ratio(track, h) <= usual + settings.bleed_excess_db:
+                return True
+        return False
+
+    return [stroke for stroke in found if not is_bleed(*stroke[:3])]
+
+
+def _adopted(session: Session, classic: list[Hit], found: list[tuple], settings: NeuralSettings) -> list[tuple]:
+    """``found`` with each stroke of ``settings.adopt_classes`` at the position (and mic, peak) of the nearest
+    classic hit of its class within ``adopt_ms``, where that hit is no other stroke's nearest. Same tuples."""
+    if not settings.adopt_classes:
+        return found
+    window = round(settings.adopt_ms / 1000 * session.sample_rate_hz)
+    by_class: dict[str, list[Hit]] = {}
+    for h in classic:
+        by_class.setdefault(_ROLE_CLASS.get(h.drum, h.drum), []).append(h)
+    choice: dict[int, Hit] = {}
+    for k, (position, drum, *_) in enumerate(found):
+        if drum in settings.adopt_classes:
+            near = [h for h in by_class.get(drum, ()) if abs(h.position - position) <= window]
+            if near:
+                choice[k] = min(near, key=lambda h: (abs(h.position - position), h.position))
+    taken = [id(h) for h in choice.values()]
+    out = []
+    for k, stroke in enumerate(found):
+        h = choice.get(k)
+        if h is not None and taken.count(id(h)) == 1:
+            stroke = (h.position, stroke[1], h.track, h.peak, *stroke[4:])
+        out.append(stroke)
+    return out
+
+
+def _rescued(session: Session, classic: list[Hit], found: list[tuple], lines: np.ndarray, hop: int,
              division: str, settings: NeuralSettings) -> list[tuple]:
     """``found`` with the strokes of ``settings.rescue_classes`` that the classic detector finds in those drums' own
     mics (bleed tested as it does) and the model missed: no stroke of the class within ``rescue_ms``. A stroke of
     ``settings.rescue_replaces`` that the model reports within ``rescue_ms`` of such a classic stroke and the classic
     detector does not confirm (it calls that mic's onset bleed) is the tom heard through the kick mics: it is replaced
-    by the missed stroke, or dropped where the model has the tom too. ``scans`` are the classic detector's scans of
-    every mic, fed in the envelope pass. Same tuples as ``found``."""
+    by the missed stroke, or dropped where the model has the tom too. ``classic`` are the classic detector's hits.
+    Same tuples as ``found``."""
     if not settings.rescue_classes:
         return found
     window = round(settings.rescue_ms / 1000 * session.sample_rate_hz)
-    classic = hits_from_scans(session, scans)
     confirmed = {drum: np.array(sorted(h.position for h in classic if _ROLE_CLASS.get(h.drum) == drum), dtype=np.int64)
                  for drum in settings.rescue_replaces}
     positions = np.array([pos for pos, *_ in found], dtype=np.int64)
@@ -305,7 +414,10 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                     continue
                 last[drum] = best[0]
                 found.append((best[0], drum, best[1], best[2], *_line_choice(lines, f, division)))
-    found = _rescued(session, scans, found, lines, hop, division, settings)
+        classic_hits = hits_from_scans(session, scans)
+        found = _without_bleed(session, reader, classic_hits, found, settings)
+    found = _adopted(session, classic_hits, found, settings)
+    found = _rescued(session, classic_hits, found, lines, hop, division, settings)
     loudest: dict[int, float] = {}
     for _, _, ti, peak, _, _ in found:
         loudest[ti] = max(loudest.get(ti, 0.0), peak)
