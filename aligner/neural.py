@@ -211,19 +211,21 @@ def _line_choice(lines: np.ndarray, frame: int, division: str) -> tuple[int, flo
 
 class _BleedLevels:
     """How loud one mic usually is at another mic's classic hits, relative to the hit (dB): the median over up to
-    ``SAMPLES`` of those hits (spread over the session) that have no classic hit of the first mic's class within
-    ``window`` samples (the model's own strokes would not do: it may take every such bleed for a stroke)."""
+    ``SAMPLES`` of those hits (spread over the session) with no stroke of the first mic's class within ``window``
+    samples, neither the classic detector's nor the model's (``found``): what that mic hears of the other drum
+    alone."""
 
     SAMPLES = 200
     MIN_SAMPLES = 4
 
-    def __init__(self, reader: SessionReader, classic: list[Hit], window: int):
+    def __init__(self, reader: SessionReader, classic: list[Hit], found: list[tuple], window: int):
         self.reader, self.classic, self.window = reader, classic, window
         rate = reader.session.sample_rate_hz
         self.before, self.after = round(0.001 * rate), round(0.005 * rate)
         by_class: dict[str, list[int]] = {}
-        for h in classic:
-            by_class.setdefault(_ROLE_CLASS.get(h.drum, h.drum), []).append(h.position)
+        for position, drum in [(h.position, _ROLE_CLASS.get(h.drum, h.drum)) for h in classic] + \
+                [(position, drum) for position, drum, *_ in found]:
+            by_class.setdefault(drum, []).append(position)
         self.by_class = {d: np.array(p, dtype=np.int64) for d, p in by_class.items()}
         self.cache: dict[tuple[int, int], float | None] = {}
 
@@ -260,7 +262,7 @@ def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit], 
     before = round(DetectorSettings.bleed_window_ms / 1000 * rate)
     after = round(0.001 * rate)
     positions = np.array([h.position for h in classic], dtype=np.int64)
-    levels = _BleedLevels(reader, classic, window)
+    levels = _BleedLevels(reader, classic, found, window)
 
     def is_bleed(position: int, drum: str, track: int) -> bool:
         if drum not in settings.bleed_classes or _ROLE_CLASS.get(session.tracks[track].role) != drum:
