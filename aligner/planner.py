@@ -38,6 +38,11 @@ class PlannerSettings:
     crossfade_ms: float = 2.0
     preroll_ms: float = 10.0
     min_preroll_ms: float = 0.7  # the crossfade ends at least this long before the earliest stroke
+    # An attack in the pre-roll (a stroke no detector reported) keeps the cut before it when some mic's level rises
+    # this much: less than a detector's onset (9 dB), since a soft hat under the previous decay rises less, and a
+    # false alarm costs only an earlier cut. 20 generated validation sessions: classic strokes played twice 11 at 9 dB,
+    # 9 at 6 dB; held-out groups unchanged.
+    preroll_rise_db: float = 6.0
     guard_ms: float = 20.0  # after a stroke, its attack may still reach far mics: no cut or replay before this
     look_back_units: int = 8  # how many earlier decays may serve as gap filler
 
@@ -75,10 +80,11 @@ def _onset_margin(rate: int) -> int:
     return (hold + 3) * hop
 
 
-def _onsets(audio: np.ndarray, first: int, rate: int) -> np.ndarray:
+def _onsets(audio: np.ndarray, first: int, rate: int, rise_db: float | None = None) -> np.ndarray:
     """Indices ≥ ``first`` of ``audio`` (samples, all mics), each the start of a 0.5 ms frame where any mic's level
-    rises as a stroke's attack does (the classic detector's rise over its hold window), in order; ``first`` must be
-    at least :func:`_onset_margin` into ``audio``. Finds strokes no detector reported."""
+    rises as a stroke's attack does (by ``rise_db`` over the classic detector's hold window; its own onset rise when
+    None), in order; ``first`` must be at least :func:`_onset_margin` into ``audio``. Finds strokes no detector
+    reported."""
     s = DetectorSettings()
     hop, hold = s.frames(rate)
     frames = (len(audio) - 1) // hop
@@ -87,7 +93,7 @@ def _onsets(audio: np.ndarray, first: int, rate: int) -> np.ndarray:
     db = 20 * np.log10(slope_peaks(audio[1:], hop, before=audio[:1]) + np.float32(1e-12))  # (frames, mics)
     # a rise counts only within 40 dB of the mic's loudest here and above the noise floor
     gate = np.maximum(db.max(axis=0) - 40.0, -80.0)
-    onset = (level_rise(db, hold) >= s.rise_db) & (db >= gate)
+    onset = (level_rise(db, hold) >= (s.rise_db if rise_db is None else rise_db)) & (db >= gate)
     return (first // hop + np.flatnonzero(onset[first // hop:].any(axis=1))) * hop
 
 
@@ -189,7 +195,7 @@ def make_plan(session, events: list[Event], reader: SessionReader,
             # an attack no detector reported just before the event (a soft hat a few ms before the kick) keeps the
             # crossfade out of it too
             margin = min(lo, _onset_margin(rate))
-            hidden = _onsets(reader.read_all(lo - margin, p_e), margin, rate)
+            hidden = _onsets(reader.read_all(lo - margin, p_e), margin, rate, settings.preroll_rise_db)
             if len(hidden):
                 hi = min(hi, lo - margin + int(hidden[0]) - min_pre)
         if lo > hi:

@@ -168,13 +168,15 @@ def test_real_multi_mic_hits_on_a_real_drummers_timing(tmp_path):
         assert {plan.times_played(p) for p in range(st.sample, st.sample + 441, 21)} == {1}
 
 
-def test_a_hat_the_detector_missed_just_before_a_tom_is_never_in_its_crossfade(tmp_path):
-    # Generated validation session 500010: four hats 1.0-1.1 ms before a tom, which the detector reports as the tom
-    # alone. The quietest 2 ms before the tom reached into the hat's attack, whose first milliseconds were then heard
-    # in both the material before the cut and the moved event. Checked over every stroke of the session.
+@pytest.mark.parametrize("seed", [10, 3])
+def test_a_hat_the_detector_missed_just_before_a_tom_is_never_in_its_crossfade(tmp_path, seed):
+    # Generated validation sessions 500010 (four hats 1.0-1.1 ms before a tom) and 500003 (a hat 1.6 ms before a tom,
+    # rising only 6-9 dB out of the decay before it), which the detector reports as the tom alone. The quietest 2 ms
+    # before the tom reached into the hat's attack, whose first milliseconds were then heard in both the material
+    # before the cut and the moved event. Checked over every stroke of the session.
     from aligner.training_data import VALIDATION_SEED_BASE, random_session
 
-    syn, swing = random_session(VALIDATION_SEED_BASE + 10)
+    syn, swing = random_session(VALIDATION_SEED_BASE + seed)
     session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
     grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
     plan, _ = align(session, grid, AlignConfig(swing_pct=swing))
