@@ -5,7 +5,8 @@ delays are the real ones. The Groove MIDI Dataset (Google LLC, CC-BY 4.0) holds 
 Placing each MIDI note's hit on all 16 mics gives a multi-mic session with real sound and real timing, whose truth is
 known: a stroke sits where its attack starts in its close mic (the first sample above 10 % of that mic's peak).
 
-Both sets live in ``../shared/realdata/``; nothing here is shipped with nbd.
+Two of its eight hits (:data:`TRAINING_HITS`, a kick and a snare) may be heard in training; the benchmark and the
+tests play the other six. Both sets live in ``../shared/realdata/``; nothing here is shipped with nbd.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ import numpy as np
 from aligner.synth import Stroke, SynthConfig, SynthSession
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
-__all__ = ["MULDJORD_MICS", "GM_DRUMS", "RealKit", "load_muldjordkit", "read_gmd_notes", "gmd_strokes",
-           "session_from_gmd"]
+__all__ = ["MULDJORD_MICS", "GM_DRUMS", "TRAINING_HITS", "RealKit", "load_muldjordkit", "read_gmd_notes",
+           "gmd_strokes", "session_from_gmd"]
 
 #: The 16 mics of MuldjordKit, in the order files are written.
 MULDJORD_MICS = ("KdrumL", "KdrumR", "Snare_top", "Snare_bottom", "Hihat", "Tom1", "Tom2", "Tom3", "Tom4",
@@ -34,6 +35,11 @@ _LAYERS = {
     "hihat": (("HihatClosed_20", 100),),
     "crash": (("CrashL_7", 120),),
 }
+#: The hits training may hear (``python -m aligner.train --real-share``), kick and snare on all 16 mics: the neural
+#: model learns from them what a real kit's bleed sounds like in the other drums' mics. The benchmark, the
+#: validation sessions and the tests play the other hits only.
+TRAINING_HITS = frozenset({"KdrumL_12", "Snare_30"})
+
 #: Snare notes softer than this are ghost notes (the synthesiser plays its ghosts at 20-40).
 GHOST_VELOCITY = 45
 
@@ -62,9 +68,10 @@ class RealKit:
     layers: dict[str, tuple[_Layer, ...]]
 
 
-@lru_cache(maxsize=2)
-def load_muldjordkit(folder: str) -> RealKit:
-    """Load every hit of ``drums/muldjordkit/`` (16 FLACs each) and find its attack in its close mic."""
+@lru_cache(maxsize=4)
+def load_muldjordkit(folder: str, training: bool = False) -> RealKit:
+    """Load the hits of ``drums/muldjordkit/`` (16 FLACs each) and find each attack in its close mic: the
+    :data:`TRAINING_HITS` when ``training``, else all the others (drums without a hit left out)."""
     import soundfile as sf
 
     root = Path(folder)
@@ -73,6 +80,8 @@ def load_muldjordkit(folder: str) -> RealKit:
     for drum, entries in _LAYERS.items():
         loaded = []
         for hit, velocity in entries:
+            if (hit in TRAINING_HITS) != training:
+                continue
             number, name = hit.split("_")[-1], "_".join(hit.split("_")[:-1])
             chans = []
             for mic in MULDJORD_MICS:
@@ -81,7 +90,8 @@ def load_muldjordkit(folder: str) -> RealKit:
             audio = np.stack(chans, axis=1)
             attack = min(_attack(audio[:, MULDJORD_MICS.index(m)]) for m in _CLOSE[drum])
             loaded.append(_Layer(audio, attack, velocity))
-        layers[drum] = tuple(loaded)
+        if loaded:
+            layers[drum] = tuple(loaded)
     return RealKit(rate, layers)
 
 
@@ -110,8 +120,10 @@ def read_gmd_notes(path: str | Path) -> tuple[TempoMap, list[tuple[float, int, i
 
 
 def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: float = 20.0,
-                     lead_in_s: float = 0.5, division: str = "1/16") -> SynthSession:
-    """A 16-mic session: the first ``duration_s`` of a GMD take played on MuldjordKit.
+                     lead_in_s: float = 0.5, division: str = "1/16", skip_s: float = 0.0,
+                     training: bool = False) -> SynthSession:
+    """A 16-mic session: ``duration_s`` of a GMD take from ``skip_s`` on, played on MuldjordKit's hits that training
+    never hears, or with ``training`` on its :data:`TRAINING_HITS` (only the notes of their drums).
 
     Truth lines are each note's nearest ``division`` line (GMD drummers played to this click); snare notes below
     :data:`GHOST_VELOCITY` are ghost notes.
@@ -119,13 +131,14 @@ def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: 
     Returns
     -------
     SynthSession
-        Audio per mic file (``KdrumL.wav`` …), strokes with truth; MIDI time 0 sits at ``lead_in_s``.
+        Audio per mic file (``KdrumL.wav`` …), strokes with truth; MIDI time ``skip_s`` sits at ``lead_in_s``.
     """
-    kit = load_muldjordkit(str(kit_folder))
+    kit = load_muldjordkit(str(kit_folder), training)
     rate = kit.rate
     origin = round(lead_in_s * rate)
     length = origin + round(duration_s * rate)
-    tempo_map, strokes = gmd_strokes(midi_path, rate, origin, length, division)
+    tempo_map, strokes = gmd_strokes(midi_path, rate, origin, length, division, skip_s)
+    strokes = [st for st in strokes if st.drum in kit.layers]
     audio = np.zeros((length + 6 * rate, len(MULDJORD_MICS)), dtype=np.float64)
     for stroke in strokes:
         layer = min(kit.layers[stroke.drum], key=lambda lay: abs(lay.velocity - stroke.velocity))
@@ -137,7 +150,7 @@ def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: 
     audio *= 10 ** (-3 / 20) / max(np.abs(audio).max(), 1e-9)
     files = {f"{mic}.wav": audio[:, [i]] for i, mic in enumerate(MULDJORD_MICS)}
     config = SynthConfig(sample_rate_hz=rate, mics=(), bars=0)
-    return SynthSession(config, tempo_map, origin, files, strokes)
+    return SynthSession(config, tempo_map, origin - round(skip_s * rate), files, strokes)
 
 
 def gmd_strokes(midi_path: str | Path, rate: int, origin: int, length: int, division: str = "1/16",

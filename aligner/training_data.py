@@ -27,7 +27,7 @@ from aligner.synth import DRUM_CLASS, MicSpec, SynthConfig, SynthSession, near_d
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
 __all__ = ["REALDATA", "GMD_FOLDER", "ONESHOTS_FOLDER", "HELD_OUT_GMD_TAKES", "TEST_SEED_BASE",
-           "VALIDATION_SEED_BASE", "Example", "random_mics", "random_session",
+           "VALIDATION_SEED_BASE", "Example", "random_mics", "random_session", "real_kit_session",
            "session_example", "targets", "training_takes"]
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
@@ -115,10 +115,12 @@ def _tempo_map(rng: np.random.Generator, meter: tuple[int, int], bars: int) -> T
 
 
 def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3,
-                   tom_bars: float = 0.0) -> tuple[SynthSession, float]:
+                   tom_bars: float = 0.0, real_share: float = 0.0) -> tuple[SynthSession, float]:
     """A random session of about ``duration_s`` seconds, drawn from ``seed`` alone; ``tom_bars`` is the chance that
     a bar of a generated groove is played on the toms alone or over the kick (``python -m aligner.train
-    --tom-bars``; 0, the default, draws exactly the sessions it drew before the option existed).
+    --tom-bars``), ``real_share`` the chance that the session is a training take's kicks and snares on
+    MuldjordKit's training hits (:func:`real_kit_session`; ``--real-share``). With both 0, the defaults, it draws
+    exactly the sessions it drew before those options existed.
 
     Returns
     -------
@@ -126,6 +128,9 @@ def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3,
         The session and the swing (percent) its 16th lines are played with.
     """
     rng = np.random.default_rng(seed)
+    if real_share and rng.random() < real_share and (REALDATA / "drums" / "muldjordkit").exists() \
+            and training_takes():
+        return real_kit_session(rng, duration_s), 0.0
     rate = int(rng.choice(_RATES, p=_RATE_WEIGHTS))
     cfg = SynthConfig(seed=seed, sample_rate_hz=rate, mics=random_mics(rng), kit_variety=1.0,
                       noise_db=float(rng.uniform(-95, -60)), oneshots=str(ONESHOTS_FOLDER))
@@ -152,6 +157,23 @@ def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3,
     strokes = perform(grid, 2, bars, groove, random_drummer(rng), rng, swing)
     length = grid.bbt2sample(2 + bars) + round(1.0 * rate)
     return render_strokes(cfg, tempo_map, origin, strokes, length), swing
+
+
+def real_kit_session(rng: np.random.Generator, duration_s: float = 20.0) -> SynthSession:
+    """``duration_s`` of a random training take's kicks and snares on MuldjordKit's training hits, from a random
+    point of the take, on a random subset of its 16 mics (each kept with a chance of 3 in 4; the kick and snare-top
+    mics always): real bleed of a real kick and snare in real hat, tom, ride and trigger mics, which the model must
+    learn to hear as no stroke of theirs."""
+    from aligner.realkit import MULDJORD_MICS, session_from_gmd
+
+    takes = training_takes()
+    take = takes[int(rng.integers(len(takes)))]
+    syn = session_from_gmd(take, REALDATA / "drums" / "muldjordkit", duration_s,
+                           lead_in_s=float(rng.uniform(0.0, 0.5)), skip_s=float(rng.uniform(0.0, 20.0)),
+                           training=True)
+    keep = [m for m in MULDJORD_MICS if m in ("KdrumL", "Snare_top") or rng.random() < 0.75]
+    syn.audio = {f"{m}.wav": syn.audio[f"{m}.wav"] for m in keep}
+    return syn
 
 
 def training_takes() -> list[Path]:
