@@ -12,8 +12,7 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    waveform.
 4. The classic detector's strokes (its onsets bleed-tested across mics) check the model's on a real kit it never
    heard: a hat or cymbal stroke the classic detector does not confirm, in a mic no louder than it usually is at
-   another drum's hit just before, is that drum's bleed and goes (a loud snare 24 dB down in a hat mic); a kick,
-   snare or tom takes the attack of the classic stroke of its class within 8 ms.
+   another drum's hit just before, is that drum's bleed and goes (a loud snare 24 dB down in a hat mic).
 5. Toms the model missed (it heard toms only in fills, and hears a tom played alone as a kick in the kick mic): the
    classic detector's tom strokes, bleed-tested, where the model has no tom within 30 ms and no stroke the classic
    detector confirms; a kick the model reports within 30 ms of a classic tom stroke that the classic detector calls
@@ -86,10 +85,6 @@ class NeuralSettings:
     # drum. Chosen on the validation sessions (a loud snare in a real hat mic, kicks in the ride mics).
     bleed_classes: tuple[str, ...] = ("hihat", "cymbal")
     bleed_excess_db: float = 6.0
-    # Strokes of these classes take the position of the classic detector's stroke of the class within ``adopt_ms``
-    # (its bleed test has already ruled out another drum's attack arriving first in the mic).
-    adopt_classes: tuple[str, ...] = ("kick", "snare", "tom")
-    adopt_ms: float = 8.0
     context_frames: int = 1100  # more than the model's receptive field, so windows join seamlessly
     window_frames: int = 8192
 
@@ -283,31 +278,6 @@ def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit], 
     return [stroke for stroke in found if not is_bleed(*stroke[:3])]
 
 
-def _adopted(session: Session, classic: list[Hit], found: list[tuple], settings: NeuralSettings) -> list[tuple]:
-    """``found`` with each stroke of ``settings.adopt_classes`` at the position (and mic, peak) of the nearest
-    classic hit of its class within ``adopt_ms``, where that hit is no other stroke's nearest. Same tuples."""
-    if not settings.adopt_classes:
-        return found
-    window = round(settings.adopt_ms / 1000 * session.sample_rate_hz)
-    by_class: dict[str, list[Hit]] = {}
-    for h in classic:
-        by_class.setdefault(_ROLE_CLASS.get(h.drum, h.drum), []).append(h)
-    choice: dict[int, Hit] = {}
-    for k, (position, drum, *_) in enumerate(found):
-        if drum in settings.adopt_classes:
-            near = [h for h in by_class.get(drum, ()) if abs(h.position - position) <= window]
-            if near:
-                choice[k] = min(near, key=lambda h: (abs(h.position - position), h.position))
-    taken = [id(h) for h in choice.values()]
-    out = []
-    for k, stroke in enumerate(found):
-        h = choice.get(k)
-        if h is not None and taken.count(id(h)) == 1:
-            stroke = (h.position, stroke[1], h.track, h.peak, *stroke[4:])
-        out.append(stroke)
-    return out
-
-
 def _rescued(session: Session, classic: list[Hit], found: list[tuple], lines: np.ndarray, hop: int,
              division: str, settings: NeuralSettings) -> list[tuple]:
     """``found`` with the strokes of ``settings.rescue_classes`` that the classic detector finds in those drums' own
@@ -418,7 +388,6 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 found.append((best[0], drum, best[1], best[2], *_line_choice(lines, f, division)))
         classic_hits = hits_from_scans(session, scans)
         found = _without_bleed(session, reader, classic_hits, found, settings)
-    found = _adopted(session, classic_hits, found, settings)
     found = _rescued(session, classic_hits, found, lines, hop, division, settings)
     loudest: dict[int, float] = {}
     for _, _, ti, peak, _, _ in found:
