@@ -100,3 +100,30 @@ def test_real_take_truth_marks_a_drags_softer_first_stroke_as_its_grace_note(tmp
     assert [k for _, _, k in kinds[4:]] == ["ghost", "normal"]  # 40 ms apart: a stroke of its own
     anchors = truth_events(strokes)
     assert anchors[strokes[1].line_sample] is strokes[1]  # the main stroke, not the grace note
+
+
+def test_training_hears_only_its_two_real_hits_and_the_benchmark_only_the_others():
+    """Every MuldjordKit hit folder is either heard in training (a kick, a snare) or held out for the benchmark and
+    the tests, never both; a real-kit training session holds the training take's kicks and snares only, on the
+    training hits' own recordings, with the kick and snare-top mics always there."""
+    import numpy as np
+    import soundfile as sf
+
+    from aligner.realkit import TRAINING_HITS, load_muldjordkit
+    from aligner.training_data import real_kit_session
+    from tests.conftest import realdata
+
+    kit = realdata("drums/muldjordkit")
+    folders = {p.name for p in kit.iterdir() if p.is_dir()}
+    assert TRAINING_HITS < folders
+    heard, held = load_muldjordkit(str(kit), training=True), load_muldjordkit(str(kit))
+    heard_audio = [lay.audio for layers in heard.layers.values() for lay in layers]
+    held_audio = [lay.audio for layers in held.layers.values() for lay in layers]
+    assert len(heard_audio) == len(TRAINING_HITS) and len(held_audio) == len(folders) - len(TRAINING_HITS)
+    assert not any(a.shape == b.shape and np.array_equal(a, b) for a in heard_audio for b in held_audio)
+    snare, _ = sf.read(str(kit / "Snare_30" / "30-Snare-Snare_top.flac"), dtype="float32")
+    assert any(np.array_equal(lay.audio[:, 2], snare) for lay in heard.layers["snare"])
+
+    syn = real_kit_session(np.random.default_rng(3))
+    assert {st.drum for st in syn.strokes} == {"kick", "snare"} and len(syn.strokes) >= 20
+    assert {"KdrumL.wav", "Snare_top.wav"} <= set(syn.audio) and len(syn.audio) <= 16
