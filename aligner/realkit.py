@@ -126,7 +126,8 @@ def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: 
     never hears, or with ``training`` on its :data:`TRAINING_HITS` (only the notes of their drums).
 
     Truth lines are each note's nearest ``division`` line (GMD drummers played to this click); snare notes below
-    :data:`GHOST_VELOCITY` are ghost notes.
+    :data:`GHOST_VELOCITY` are ghost notes, played on the kit's ghost hit where it has one, and other notes on its
+    louder hits.
 
     Returns
     -------
@@ -141,7 +142,11 @@ def session_from_gmd(midi_path: str | Path, kit_folder: str | Path, duration_s: 
     strokes = [st for st in strokes if st.drum in kit.layers]
     audio = np.zeros((length + 6 * rate, len(MULDJORD_MICS)), dtype=np.float64)
     for stroke in strokes:
-        layer = min(kit.layers[stroke.drum], key=lambda lay: abs(lay.velocity - stroke.velocity))
+        # a ghost note plays a ghost layer and any other stroke a louder one, where the kit has both: a normal
+        # stroke on a ghost layer (the held-out snare at 35 played for a note at 70) sounds like the ghost it is not
+        layers = kit.layers[stroke.drum]
+        fitting = [lay for lay in layers if (lay.velocity < GHOST_VELOCITY) == (stroke.kind == "ghost")] or layers
+        layer = min(fitting, key=lambda lay: abs(lay.velocity - stroke.velocity))
         gain = min(1.25, stroke.velocity / layer.velocity)
         start = stroke.sample - layer.attack
         lo = max(0, -start)
