@@ -10,9 +10,9 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    found as the classic detector does: the classic detector's onset in that mic's 0.5 ms envelope from 10 ms before
    to 5 ms after the model's frame, or without one the frame of the largest level rise within ±5 ms, refined on the
    waveform.
-4. The classic detector's strokes (its onsets bleed-tested across mics) check the model's on a real kit it never
-   heard: a hat or cymbal stroke the classic detector does not confirm, in a mic no louder than it usually is at
-   another drum's hit just before, is that drum's bleed and goes (a loud snare 24 dB down in a hat mic).
+4. The classic detector's strokes (its onsets bleed-tested across mics) check the model's hats: a hat stroke the
+   classic detector does not confirm, in a mic no louder than it usually is at another drum's hit just before, is
+   that drum's bleed and goes (a loud snare in a hat mic, which the model can take for a hat).
 5. Toms the model missed (it heard toms only in fills, and hears a tom played alone as a kick in the kick mic): the
    classic detector's tom strokes, bleed-tested, where the model has no tom within 30 ms and no stroke the classic
    detector confirms; a kick the model reports within 30 ms of a classic tom stroke that the classic detector calls

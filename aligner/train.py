@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                              "the shipped weights use 0)")
     parser.add_argument("--real-share", type=float, default=0.0,
                         help="share of sessions that are a training take's kicks and snares on MuldjordKit's "
-                             "training hits (needs ../shared/realdata; without it every session is generated)")
+                             "training hits (the shipped weights use 0.15; needs ../shared/realdata, without it "
+                             "every session is generated)")
     args = parser.parse_args(argv)
     layers = args.layers or (10 if args.trunk == "tcn" else 3)
     config = ModelConfig(channels=args.channels, trunk=args.trunk, layers=layers, use_grid=not args.no_grid)

@@ -272,7 +272,7 @@ def test_nbd_detector_neural_writes_a_whole_output_set(tmp_path):
 
 def test_a_hat_without_a_hat_mic_sits_on_its_first_arrival_in_a_close_mic(tmp_path):
     # without a hat mic the hat reaches the snare mic ~2 ms before the overheads; an editor lines up the first arrival.
-    # A hat within 10 ms of a kick or snare is found but not held to 1 ms: the other drum's attack, the first arrival in
+    # A hat within 10 ms of another drum is found but not held to 1 ms: the other drum's attack, the first arrival in
     # every close mic there, lies in the window the refinement searches, and that drum anchors the event.
     mics = tuple(m for m in SynthConfig().mics if m.close_to != "hihat")
     syn = synthesise(SynthConfig(seed=102, bars=4, mics=mics))
