@@ -8,10 +8,11 @@ measured per run:
 
 - baseline: read every file and write it again with soundfile, block by block;
 - nbd --detector none: read, check and render with the identity plan;
-- nbd (classic) --no-aaf: detect, plan, render, report, EDLs, hits.mid;
-- nbd (classic) with every output, edit.aaf included.
+- nbd (classic, the default) --no-aaf: detect, plan, render, report, EDLs, hits.mid;
+- nbd (classic) with every output, edit.aaf included;
+- nbd --detector neural with every output.
 
-Each case runs ``--runs`` times (with ``--force``: a re-run would otherwise skip the session as done), the four
+Each case runs ``--runs`` times (with ``--force``: a re-run would otherwise skip the session as done), the five
 cases taking turns so that the machine's slow spells fall on all of them; the table shows the fastest run and the
 largest peak memory.
 
@@ -124,22 +125,28 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 [sys.executable, "-c", _BASELINE, str(session), str(root / f"copy_{minutes:g}")],
                 [nbd, str(session), "--bpm", "120", "--detector", "none", "-q", "--force",
                  "-o", str(root / f"none_{minutes:g}")],
-                [nbd, str(session), "--bpm", "120", "-q", "--no-aaf", "--force", "-o", str(root / f"out_{minutes:g}")],
-                [nbd, str(session), "--bpm", "120", "-q", "--force", "-o", str(root / f"aaf_{minutes:g}")],
+                [nbd, str(session), "--bpm", "120", "--detector", "classic", "-q", "--no-aaf", "--force",
+                 "-o", str(root / f"out_{minutes:g}")],
+                [nbd, str(session), "--bpm", "120", "--detector", "classic", "-q", "--force",
+                 "-o", str(root / f"aaf_{minutes:g}")],
+                [nbd, str(session), "--bpm", "120", "--detector", "neural", "-q", "--force",
+                 "-o", str(root / f"neural_{minutes:g}")],
             ]
-            (base_t, base_m), (none_t, none_m), (full_t, full_m), (aaf_t, aaf_m) = _best_of(args.runs, cases)
+            (base_t, base_m), (none_t, none_m), (full_t, full_m), (aaf_t, aaf_m), (nn_t, nn_m) = \
+                _best_of(args.runs, cases)
             rows.append({"minutes": minutes, "size_mb": size_mb, "baseline_s": base_t, "baseline_mb": base_m,
                          "render_s": none_t, "render_mb": none_m, "nbd_s": full_t, "nbd_mb": full_m,
-                         "aaf_s": aaf_t, "aaf_mb": aaf_m})
+                         "aaf_s": aaf_t, "aaf_mb": aaf_m, "neural_s": nn_t, "neural_mb": nn_m})
             print(f"  {minutes:g} min done", file=sys.stderr)
-    print(f"\n{'session':<30}{'case':<26}{'wall s':>8}{'x baseline':>12}{'peak MB':>10}")
+    print(f"\n{'session':<30}{'case':<30}{'wall s':>8}{'x baseline':>12}{'peak MB':>10}")
     for r in rows:
         name = f"{r['minutes']:g} min, 12 mics ({r['size_mb']:.0f} MB)"
         for case, t, m in (("soundfile read + write", r["baseline_s"], r["baseline_mb"]),
                            ("nbd --detector none", r["render_s"], r["render_mb"]),
-                           ("nbd (classic), --no-aaf", r["nbd_s"], r["nbd_mb"]),
-                           ("nbd (classic), all outputs", r["aaf_s"], r["aaf_mb"])):
-            print(f"{name:<30}{case:<26}{t:>8.1f}{t / r['baseline_s']:>12.2f}{m:>10.0f}")
+                           ("nbd classic, --no-aaf", r["nbd_s"], r["nbd_mb"]),
+                           ("nbd classic, all outputs", r["aaf_s"], r["aaf_mb"]),
+                           ("nbd neural, all outputs", r["neural_s"], r["neural_mb"])):
+            print(f"{name:<30}{case:<30}{t:>8.1f}{t / r['baseline_s']:>12.2f}{m:>10.0f}")
     return rows
 
 

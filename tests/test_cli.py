@@ -190,8 +190,9 @@ def test_installed_nbd_command_runs(example, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_classic_run_writes_the_hits_table_and_lists_doubtful_events(example, tmp_path):
-    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out")
+@pytest.mark.parametrize("detector", ["classic", "neural"])
+def test_a_run_writes_the_hits_table_and_lists_doubtful_events(example, tmp_path, detector):
+    result = nbd(example, "--tempo-map", example / "song.mid", "-o", tmp_path / "out", "--detector", detector)
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "out" / "edits.json").read_text())
     truth = json.loads((example / "truth.json").read_text())
