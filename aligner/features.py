@@ -22,7 +22,7 @@ from session_io.audio import SourceReader
 from session_io.session import Session
 
 __all__ = ["FRAME_S", "N_BANDS", "MIC_FEATURES", "MODEL_ROLES", "GRID_FEATURES", "hop_samples", "band_features",
-           "session_features", "role_vector", "grid_features"]
+           "session_features", "SessionFeatures", "role_vector", "grid_features"]
 
 FRAME_S = 0.005
 N_BANDS = 12
@@ -67,10 +67,15 @@ def _band_power(x: np.ndarray, rate: int, frames: int) -> np.ndarray:
     return out
 
 
-def _normalise(power: np.ndarray) -> np.ndarray:
-    """(frames, N_BANDS) power → (frames, MIC_FEATURES): level re the loudest band-frame, and its rise, in 20 dB."""
-    db = 10 * np.log10(power + 1e-12)
-    db = np.maximum(db - db.max(), _FLOOR_DB) / 20
+def _db(power: np.ndarray) -> np.ndarray:
+    return 10 * np.log10(power + 1e-12)
+
+
+def _normalise(power: np.ndarray, top: np.floating | None = None) -> np.ndarray:
+    """(frames, N_BANDS) power → (frames, MIC_FEATURES): level re the loudest band-frame (``top`` dB, by default
+    the loudest of ``power``), and its rise from the frame before, in 20 dB."""
+    db = _db(power)
+    db = np.maximum(db - (db.max() if top is None else top), _FLOOR_DB) / 20
     rise = np.maximum(np.diff(db, axis=0, prepend=db[:1]), 0)
     return np.concatenate([db, rise], axis=1).astype(np.float32)
 
@@ -97,13 +102,13 @@ def band_features(x: np.ndarray, rate: int) -> np.ndarray:
     return _normalise(_band_power(padded, rate, frames))
 
 
-def session_features(session: Session, progress=None) -> np.ndarray:
+def session_features(session: Session, progress=None) -> "SessionFeatures":
     """Features of every track of a session, streamed from its files one block at a time.
 
     Returns
     -------
-    ndarray
-        (tracks, frames, MIC_FEATURES) float32, ``frames = ceil(length / hop)``.
+    SessionFeatures
+        Indexed as a (tracks, frames, MIC_FEATURES) float32 array, ``frames = ceil(length / hop)``.
     """
     rate = session.sample_rate_hz
     hop, n_fft = hop_samples(rate), _fft_size(rate)
@@ -126,8 +131,40 @@ def session_features(session: Session, progress=None) -> np.ndarray:
                     progress(min(f1 * hop, session.length_samples) - f0 * hop)
 
     map_in_threads(one_source, range(len(session.sources)))
-    return np.stack([_normalise(p) for p in power]) if len(power) else np.zeros((0, frames, MIC_FEATURES),
-                                                                                 dtype=np.float32)
+    return SessionFeatures(power)
+
+
+class SessionFeatures:
+    """Every track's features, as :func:`band_features` gives them for the track's audio, indexed like an array of
+    shape (tracks, frames, MIC_FEATURES): ``features[:, lo:hi]`` (a window of every track) or ``features[ti]``.
+    Held as band power and normalised as they are read: half the memory of the features, and a session's worth
+    is never copied (whole features grew the neural detector's peak by 14 MB a minute of 12 mics)."""
+
+    def __init__(self, power: np.ndarray):
+        self.power = power  # (tracks, frames, N_BANDS) float32
+        self.top = [_db(p).max() for p in power]  # each track's loudest band-frame (dB), as _normalise finds it
+        self.shape = (power.shape[0], power.shape[1], MIC_FEATURES)
+
+    def _rows(self, ti: int, lo: int, hi: int) -> np.ndarray:
+        start = max(lo - 1, 0)  # a frame's rise is from the frame before
+        return _normalise(self.power[ti, start:hi], self.top[ti])[lo - start:]
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return self._rows(int(key), 0, self.shape[1])
+        tracks, window = key
+        if tracks != slice(None):
+            raise IndexError("SessionFeatures takes [ti] or [:, lo:hi]")
+        lo, hi, step = window.indices(self.shape[1])
+        if step != 1:
+            raise IndexError("SessionFeatures takes windows of consecutive frames")
+        if not self.shape[0]:
+            return np.zeros((0, max(hi - lo, 0), MIC_FEATURES), dtype=np.float32)
+        return np.stack([self._rows(ti, lo, hi) for ti in range(self.shape[0])])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self[:, 0:self.shape[1]]
+        return whole if dtype is None else whole.astype(dtype)
 
 
 def role_vector(role: str) -> np.ndarray:

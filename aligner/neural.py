@@ -124,8 +124,8 @@ def predict(model, mics: np.ndarray, roles: np.ndarray, grid: np.ndarray,
 
     Parameters
     ----------
-    mics : ndarray
-        (M, T, MIC_FEATURES) features.
+    mics : ndarray or SessionFeatures
+        (M, T, MIC_FEATURES) features; read a window at a time (``mics[:, lo:hi]``).
     roles : ndarray
         (M, len(MODEL_ROLES)).
     grid : ndarray
@@ -201,7 +201,25 @@ def _owners(session: Session, drum: str) -> list[int]:
     return close + overheads or list(range(len(session.tracks)))
 
 
-def _attack_frame(rise: np.ndarray, onsets: np.ndarray, centre: int, lo: int, hi: int,
+class _Rises:
+    """A mic's :func:`aligner.detect.level_rise` over its envelope (peak per frame), worked out for the frames asked
+    for: the same values as over the whole envelope, without holding a second whole-session array per mic."""
+
+    def __init__(self, envelope: np.ndarray, hold: int):
+        self.envelope, self.hold = envelope, hold
+
+    def __len__(self) -> int:
+        return len(self.envelope)
+
+    def __getitem__(self, frames: slice) -> np.ndarray:
+        lo, hi = frames.start, frames.stop
+        first = max(0, lo - self.hold - 2)  # a frame's rise looks back over the hold and 2 frames
+        last = min(len(self.envelope), hi + 2)  # and 1 frame ahead
+        db = 20 * np.log10(self.envelope[first:last] + np.float32(1e-12))
+        return level_rise(db, self.hold)[lo - first:hi - first]
+
+
+def _attack_frame(rise: "_Rises", onsets: np.ndarray, centre: int, lo: int, hi: int,
                   hold: int, snap_lo: int | None = None) -> tuple[int, float]:
     """Frame of a stroke's attack near envelope frame ``centre``, searched in frames ``lo`` to ``hi``, and how far the
     level rises there (dB).
@@ -384,12 +402,13 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     gfeat = grid_features(grid, frames, hop, swing_pct if division == "1/16" else 0.0) if use_grid else \
         np.zeros((frames, GRID_FEATURES), dtype=np.float32)
     onsets, lines = predict(model, mics, roles, gfeat, settings)
+    del mics, gfeat  # the features are done with: the envelope pass should not hold them too
 
     classic = DetectorSettings()
     env_hop, hold = classic.frames(rate)
     scans = {ti: OnsetScan(env_hop, rate, classic) for ti in range(len(session.tracks))}  # fed in the same pass
     envelopes = mic_envelopes(session, env_hop, progress, loudness, scans)
-    rises = [level_rise(20 * np.log10(e + np.float32(1e-12)), hold) for e in envelopes]
+    rises = [_Rises(e, hold) for e in envelopes]
     classic_hits = hits_from_scans(session, scans)
     onsets_by_mic = [scans[ti].onsets() for ti in range(len(session.tracks))]
     span = round(settings.own_mic_span_ms / 1000 * rate)

@@ -48,6 +48,11 @@ def test_streamed_session_features_equal_in_memory_features(tmp_path, monkeypatc
                                                always_2d=True)
         whole = band_features(data[:, list(track.channel_indices)], 44100)
         np.testing.assert_allclose(streamed[ti], whole, atol=1e-5)
+    # the model reads them a window at a time: windows joined are the whole, bit for bit
+    frames = streamed.shape[1]
+    cuts = [0, 1, 250, 251, 777, frames]
+    joined = np.concatenate([streamed[:, a:b] for a, b in zip(cuts, cuts[1:])], axis=1)
+    assert np.array_equal(joined, np.stack([streamed[ti] for ti in range(len(session.tracks))]))
 
 
 def test_grid_features_are_a_metronome():
