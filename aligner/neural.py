@@ -219,7 +219,7 @@ class _Rises:
         return level_rise(db, self.hold)[lo - first:hi - first]
 
 
-def _attack_frame(rise: "_Rises", onsets: np.ndarray, centre: int, lo: int, hi: int,
+def _attack_frame(rise: _Rises, onsets: np.ndarray, centre: int, lo: int, hi: int,
                   hold: int, snap_lo: int | None = None) -> tuple[int, float]:
     """Frame of a stroke's attack near envelope frame ``centre``, searched in frames ``lo`` to ``hi``, and how far the
     level rises there (dB).
