@@ -26,7 +26,7 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_scans", "mic_envelopes", "slope_peaks",
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_scans", "scan_mics", "slope_peaks",
            "level_rise", "OnsetScan", "attack_starts", "refine_attack"]
 
 
@@ -147,27 +147,12 @@ def _stream_mics(session: Session, hop: int, feeders: dict[int, Callable[[np.nda
     map_in_threads(one_source, range(len(session.sources)))
 
 
-def mic_envelopes(session: Session, hop: int, progress=None, loudness: dict[str, float | None] | None = None,
-                  scans: dict[int, "OnsetScan"] | None = None) -> list[np.ndarray]:
-    """Peak magnitude of the first difference per ``hop``-sample frame of every mic (max over its channels).
-
-    Streams each source once (sources in parallel); returns one float32 array per track (8 KB per second of audio
-    at 0.5 ms frames: the neural detector needs them whole; the classic one finds its onsets as the blocks pass, see
-    :class:`OnsetScan`). When ``loudness`` is given, each input file's integrated loudness (LUFS) is measured on
-    the same reads and stored in it by file name; ``scans`` (by track, at the same hop) are fed the same blocks.
-    """
-    parts: dict[int, list[np.ndarray]] = {ti: [] for ti in range(len(session.tracks))}
-    scans = scans or {}
-
-    def feeder(ti: int) -> Callable[[np.ndarray, np.ndarray], None]:
-        def feed(peaks: np.ndarray, mic: np.ndarray) -> None:
-            parts[ti].append(peaks)
-            if ti in scans:
-                scans[ti].feed(peaks, mic)
-        return feed
-
-    _stream_mics(session, hop, {ti: feeder(ti) for ti in parts}, progress, loudness)
-    return [np.concatenate(p) if p else np.zeros(0, dtype=np.float32) for p in parts.values()]
+def scan_mics(session: Session, hop: int, scans: dict[int, "OnsetScan"], progress=None,
+              loudness: dict[str, float | None] | None = None) -> None:
+    """Feed each mic's :class:`OnsetScan` (by track, all at ``hop`` samples a frame; mics without one are not
+    analysed) in one streaming pass of every source. When ``loudness`` is given, each input file's integrated
+    loudness (LUFS) is measured on the same reads and stored in it by file name."""
+    _stream_mics(session, hop, {ti: scan.feed for ti, scan in scans.items()}, progress, loudness)
 
 
 @dataclass
@@ -446,7 +431,7 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
     rate = session.sample_rate_hz
     hop = settings.frames(rate)[0]
     scans = {ti: OnsetScan(hop, rate, settings) for ti, t in enumerate(session.tracks) if _places_hits(t.role)}
-    _stream_mics(session, hop, {ti: scan.feed for ti, scan in scans.items()}, progress, loudness)
+    scan_mics(session, hop, scans, progress, loudness)
     return hits_from_scans(session, scans, settings)
 
 

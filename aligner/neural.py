@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.detect import (DetectorSettings, Hit, OnsetScan, hits_from_scans, level_rise, mic_envelopes,
+from aligner.detect import (DetectorSettings, Hit, OnsetScan, hits_from_scans, level_rise, scan_mics, slope_peaks,
                             refine_attack)
 from aligner.roles import is_trigger
 from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
@@ -202,21 +202,26 @@ def _owners(session: Session, drum: str) -> list[int]:
 
 
 class _Rises:
-    """A mic's :func:`aligner.detect.level_rise` over its envelope (peak per frame), worked out for the frames asked
-    for: the same values as over the whole envelope, without holding a second whole-session array per mic."""
+    """A mic's :func:`aligner.detect.level_rise` over its envelope (:func:`aligner.detect.slope_peaks`, max over its
+    channels, as the classic detector's streaming pass sees it), worked out from the samples for the frames asked
+    for: no whole-session envelope is held."""
 
-    def __init__(self, envelope: np.ndarray, hold: int):
-        self.envelope, self.hold = envelope, hold
+    def __init__(self, reader: SessionReader, track: int, hop: int, hold: int):
+        self.reader, self.track, self.hop, self.hold = reader, track, hop, hold
+        self.frames = -(-reader.session.length_samples // hop)
 
     def __len__(self) -> int:
-        return len(self.envelope)
+        return self.frames
 
     def __getitem__(self, frames: slice) -> np.ndarray:
         lo, hi = frames.start, frames.stop
         first = max(0, lo - self.hold - 2)  # a frame's rise looks back over the hold and 2 frames
-        last = min(len(self.envelope), hi + 2)  # and 1 frame ahead
-        db = 20 * np.log10(self.envelope[first:last] + np.float32(1e-12))
-        return level_rise(db, self.hold)[lo - first:hi - first]
+        last = min(self.frames, hi + 2)  # and 1 frame ahead
+        start = first * self.hop
+        audio = self.reader.read_track(self.track, start - 1 if first else start, last * self.hop)
+        before, audio = (audio[:1], audio[1:]) if first else (None, audio)  # the session's first sample has no slope
+        envelope = slope_peaks(audio, self.hop, before).max(axis=1)
+        return level_rise(20 * np.log10(envelope + np.float32(1e-12)), self.hold)[lo - first:hi - first]
 
 
 def _attack_frame(rise: _Rises, onsets: np.ndarray, centre: int, lo: int, hi: int,
@@ -381,9 +386,9 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
         The grid events are conformed to. The model's line decisions (``Hit.line_shift``) are made on 16th lines;
         on any other division each stroke goes to its nearest line.
     progress : callable, optional
-        Called with frames read (two streaming passes: features, then envelopes).
+        Called with frames read (two streaming passes: features, then the onset scan).
     loudness : dict, optional
-        Filled with each input file's integrated loudness (LUFS), measured in the envelope pass.
+        Filled with each input file's integrated loudness (LUFS), measured in the onset-scan pass.
 
     Returns
     -------
@@ -402,13 +407,12 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     gfeat = grid_features(grid, frames, hop, swing_pct if division == "1/16" else 0.0) if use_grid else \
         np.zeros((frames, GRID_FEATURES), dtype=np.float32)
     onsets, lines = predict(model, mics, roles, gfeat, settings)
-    del mics, gfeat  # the features are done with: the envelope pass should not hold them too
+    del mics, gfeat  # the features are done with: the onset-scan pass should not hold them too
 
     classic = DetectorSettings()
     env_hop, hold = classic.frames(rate)
     scans = {ti: OnsetScan(env_hop, rate, classic) for ti in range(len(session.tracks))}  # fed in the same pass
-    envelopes = mic_envelopes(session, env_hop, progress, loudness, scans)
-    rises = [_Rises(e, hold) for e in envelopes]
+    scan_mics(session, env_hop, scans, progress, loudness)
     classic_hits = hits_from_scans(session, scans)
     onsets_by_mic = [scans[ti].onsets() for ti in range(len(session.tracks))]
     span = round(settings.own_mic_span_ms / 1000 * rate)
@@ -421,6 +425,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     peaks = {drum: _confirmed_peaks(onsets[c], drum, classic_hits, hop, rate, settings)
              for c, drum in enumerate(CLASSES)}
     with SessionReader(session) as reader:
+        rises = [_Rises(reader, ti, env_hop, hold) for ti in range(len(session.tracks))]
         for c, drum in enumerate(CLASSES):
             owners = _owners(session, drum)
             borrowed = session.tracks[owners[0]].role not in _OWNERS[drum]  # the drum has no mic of its own

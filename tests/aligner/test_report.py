@@ -69,7 +69,7 @@ def test_streamed_loudness_matches_pyloudnorm(tmp_path):
 
 
 def test_loudness_measured_while_detecting_and_rendering_equals_reading_the_files(tmp_path):
-    from aligner.detect import mic_envelopes
+    from aligner.detect import scan_mics
     from aligner.loudness import integrated_loudness
     from aligner.plan import EditPlan
     from aligner.render import render_stems
@@ -80,7 +80,7 @@ def test_loudness_measured_while_detecting_and_rendering_equals_reading_the_file
     folder = write_session(synthesise(cfg), tmp_path / "s")
     session = read_session(folder)
     before: dict = {}
-    mic_envelopes(session, 24, loudness=before)
+    scan_mics(session, 24, {}, loudness=before)
     report = render_stems(session, EditPlan.identity(session.length_samples), tmp_path / "stems",
                           block_frames=5000, measure_loudness=True)
     assert set(before) == set(report.loudness_lufs) == {s.path.name for s in session.sources}
