@@ -55,6 +55,28 @@ def test_streamed_session_features_equal_in_memory_features(tmp_path, monkeypatc
     assert np.array_equal(joined, np.stack([streamed[ti] for ti in range(len(session.tracks))]))
 
 
+def test_level_rises_worked_out_around_a_stroke_equal_the_whole_envelopes(tmp_path):
+    # the neural detector works out a mic's level rise from the samples around each stroke instead of holding the
+    # session's envelope: any window, at the session's start and end too, gives what the whole envelope gives
+    from aligner.detect import DetectorSettings, level_rise, slope_peaks
+    from aligner.neural import _Rises
+    from session_io.audio import SessionReader
+
+    syn = synthesise(SynthConfig(seed=4, bars=2, sample_rate_hz=44100))
+    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    hop, hold = DetectorSettings().frames(44100)
+    with SessionReader(session) as reader:
+        for ti in range(len(session.tracks)):
+            audio = reader.read_track(ti, 0, session.length_samples)
+            audio = np.concatenate([audio, np.zeros(((-len(audio)) % hop, audio.shape[1]), dtype=np.float32)])
+            whole = level_rise(20 * np.log10(slope_peaks(audio, hop).max(axis=1) + np.float32(1e-12)), hold)
+            rises = _Rises(reader, ti, hop, hold)
+            assert len(rises) == len(whole)
+            n = len(whole)
+            for lo, hi in ((hold + 2, hold + 40), (n // 3, n // 3 + 25), (n - 30, n - 1), (0, n)):
+                np.testing.assert_array_equal(rises[lo:hi], whole[lo:hi], err_msg=f"{ti} {lo}:{hi}")
+
+
 def test_grid_features_are_a_metronome():
     tm = TempoMap.from_changes([(0, 500000)], [(0, 3, 4)])
     grid = SessionGrid(tm, 48000, 0)
