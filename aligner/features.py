@@ -162,10 +162,6 @@ class SessionFeatures:
             return np.zeros((0, max(hi - lo, 0), MIC_FEATURES), dtype=np.float32)
         return np.stack([self._rows(ti, lo, hi) for ti in range(self.shape[0])])
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        whole = self[:, 0:self.shape[1]]
-        return whole if dtype is None else whole.astype(dtype)
-
 
 def role_vector(role: str) -> np.ndarray:
     """One-hot (len(MODEL_ROLES),) float32 of a mic role; unknown roles count as ``other``."""

@@ -169,18 +169,32 @@ def _peaks(p: np.ndarray, threshold: float, radius: int) -> np.ndarray:
     return np.flatnonzero(is_peak[:n])
 
 
-def _confirmed_peaks(p: np.ndarray, drum: str, classic: list[Hit], hop: int, rate: int,
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _by_class(strokes) -> dict[str, np.ndarray]:
+    """Sorted positions (session samples, int64) per drum class of ``(position, class)`` pairs."""
+    by_class: dict[str, list[int]] = {}
+    for position, drum in strokes:
+        by_class.setdefault(drum, []).append(position)
+    return {d: np.array(sorted(p), dtype=np.int64) for d, p in by_class.items()}
+
+
+def _classic_by_class(classic: list[Hit]) -> dict[str, np.ndarray]:
+    """The classic detector's hits (their drum is a mic role) as :func:`_by_class` of the neural drum classes."""
+    return _by_class((h.position, _ROLE_CLASS.get(h.drum, h.drum)) for h in classic)
+
+
+def _confirmed_peaks(p: np.ndarray, confirmed: np.ndarray, hop: int, rate: int,
                      settings: NeuralSettings) -> np.ndarray:
-    """Model frames (of ``hop`` samples) that are strokes of ``drum``: :func:`_peaks` at ``settings.threshold``, and
-    the lower peaks at ``settings.confirmed_threshold`` with a classic hit of ``drum`` (``classic``, session
-    samples) within ``settings.confirm_ms`` of the frame's centre."""
+    """Model frames (of ``hop`` samples) that are strokes of one drum: :func:`_peaks` at ``settings.threshold``, and
+    the lower peaks at ``settings.confirmed_threshold`` with a classic hit of that drum (``confirmed``, sorted
+    session samples) within ``settings.confirm_ms`` of the frame's centre."""
     peaks = _peaks(p, settings.threshold, settings.peak_frames)
     if settings.confirmed_threshold >= settings.threshold:
         return peaks
     low = _peaks(p, settings.confirmed_threshold, settings.peak_frames)
     low = low[p[low] < settings.threshold]
-    confirmed = np.array(sorted(h.position for h in classic if _ROLE_CLASS.get(h.drum, h.drum) == drum),
-                         dtype=np.int64)
     centres = low.astype(np.int64) * hop + hop // 2
     reach = round(settings.confirm_ms / 1000 * rate)
     near = np.searchsorted(confirmed, centres + reach, side="right") > np.searchsorted(confirmed, centres - reach)
@@ -265,21 +279,15 @@ class _BleedLevels:
     SAMPLES = 200
     MIN_SAMPLES = 4
 
-    def __init__(self, reader: SessionReader, classic: list[Hit], found: list[tuple], window: int):
+    def __init__(self, reader: SessionReader, classic: list[Hit], classic_by_class: dict[str, np.ndarray],
+                 found: list[tuple], window: int):
         self.reader, self.classic, self.window = reader, classic, window
         rate = reader.session.sample_rate_hz
         self.before, self.after = round(0.001 * rate), round(0.005 * rate)
-        self.by_class = self._positions([(h.position, _ROLE_CLASS.get(h.drum, h.drum)) for h in classic] +
-                                        [(position, drum) for position, drum, *_ in found])
-        self.classic_by_class = self._positions([(h.position, _ROLE_CLASS.get(h.drum, h.drum)) for h in classic])
+        self.classic_by_class = classic_by_class
+        self.by_class = _by_class([(p, d) for d, positions in classic_by_class.items() for p in positions] +
+                                  [(position, drum) for position, drum, *_ in found])
         self.cache: dict[tuple[int, int], float | None] = {}
-
-    @staticmethod
-    def _positions(strokes: list[tuple[int, str]]) -> dict[str, np.ndarray]:
-        by_class: dict[str, list[int]] = {}
-        for position, drum in strokes:
-            by_class.setdefault(drum, []).append(position)
-        return {d: np.array(p, dtype=np.int64) for d, p in by_class.items()}
 
     def ratio(self, track: int, hit: Hit) -> float:
         """Peak level of mic ``track`` from 1 ms before to 5 ms after ``hit``, relative to the hit's peak (dB)."""
@@ -293,7 +301,7 @@ class _BleedLevels:
             hits = [h for h in self.classic if h.track == source]
             hits = hits[:: max(1, len(hits) // self.SAMPLES)]
             for strokes in (self.by_class, self.classic_by_class):
-                own = strokes.get(drum, np.zeros(0, dtype=np.int64))
+                own = strokes.get(drum, _NONE)
                 clear = [h for h in hits if not np.any(np.abs(own - h.position) < self.window)]
                 if len(clear) >= self.MIN_SAMPLES:
                     break
@@ -302,7 +310,8 @@ class _BleedLevels:
         return self.cache[(track, source)]
 
 
-def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit], found: list[tuple],
+def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit],
+                   classic_by_class: dict[str, np.ndarray], found: list[tuple],
                    settings: NeuralSettings) -> list[tuple]:
     """``found`` without the strokes of ``settings.bleed_classes`` that are another drum's bleed in their own mic
     (a real hat mic hears a loud snare 24 dB down, and the model can take that for a hat): the classic detector has
@@ -317,7 +326,7 @@ def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit], 
     before = round(DetectorSettings.bleed_window_ms / 1000 * rate)
     after = round(0.001 * rate)
     positions = np.array([h.position for h in classic], dtype=np.int64)
-    levels = _BleedLevels(reader, classic, found, window)
+    levels = _BleedLevels(reader, classic, classic_by_class, found, window)
 
     def is_bleed(position: int, drum: str, track: int) -> bool:
         if drum not in settings.bleed_classes or _ROLE_CLASS.get(session.tracks[track].role) != drum:
@@ -338,8 +347,8 @@ def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit], 
     return [stroke for stroke in found if not is_bleed(*stroke[:3])]
 
 
-def _rescued(session: Session, classic: list[Hit], found: list[tuple], lines: np.ndarray, hop: int,
-             division: str, settings: NeuralSettings) -> list[tuple]:
+def _rescued(session: Session, classic: list[Hit], classic_by_class: dict[str, np.ndarray], found: list[tuple],
+             lines: np.ndarray, hop: int, division: str, settings: NeuralSettings) -> list[tuple]:
     """``found`` with the strokes of ``settings.rescue_classes`` that the classic detector finds in those drums' own
     mics (bleed tested as it does) and the model missed: no stroke of the class within ``rescue_ms``. A stroke of
     ``settings.rescue_replaces`` that the model reports within ``rescue_ms`` of such a classic stroke and the classic
@@ -349,8 +358,6 @@ def _rescued(session: Session, classic: list[Hit], found: list[tuple], lines: np
     if not settings.rescue_classes:
         return found
     window = round(settings.rescue_ms / 1000 * session.sample_rate_hz)
-    confirmed = {drum: np.array(sorted(h.position for h in classic if _ROLE_CLASS.get(h.drum) == drum), dtype=np.int64)
-                 for drum in settings.rescue_replaces}
     positions = np.array([pos for pos, *_ in found], dtype=np.int64)
     dropped: set[int] = set()
     extra = []
@@ -360,7 +367,7 @@ def _rescued(session: Session, classic: list[Hit], found: list[tuple], lines: np
             continue
         near = np.flatnonzero((positions > h.position - window) & (positions < h.position + window))
         unconfirmed = [k for k in near if found[k][1] in settings.rescue_replaces
-                       and not np.any(np.abs(confirmed[found[k][1]] - found[k][0]) < window)]
+                       and not np.any(np.abs(classic_by_class.get(found[k][1], _NONE) - found[k][0]) < window)]
         if any(found[k][1] == drum for k in near):
             dropped.update(unconfirmed)  # the tom's bleed in the kick mics, heard as a kick too
             continue
@@ -414,6 +421,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     scans = {ti: OnsetScan(env_hop, rate, classic) for ti in range(len(session.tracks))}  # fed in the same pass
     scan_mics(session, env_hop, scans, progress, loudness)
     classic_hits = hits_from_scans(session, scans)
+    classic_by_class = _classic_by_class(classic_hits)
     onsets_by_mic = [scans[ti].onsets() for ti in range(len(session.tracks))]
     span = round(settings.own_mic_span_ms / 1000 * rate)
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
@@ -422,7 +430,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     found: list[tuple[int, str, int, float, int, float | None]] = []
     ring = round(settings.ring_ms / 1000 * rate)
     last: dict[str, int] = {}  # latest stroke position per class
-    peaks = {drum: _confirmed_peaks(onsets[c], drum, classic_hits, hop, rate, settings)
+    peaks = {drum: _confirmed_peaks(onsets[c], classic_by_class.get(drum, _NONE), hop, rate, settings)
              for c, drum in enumerate(CLASSES)}
     with SessionReader(session) as reader:
         rises = [_Rises(reader, ti, env_hop, hold) for ti in range(len(session.tracks))]
@@ -450,8 +458,8 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                     continue
                 last[drum] = best[0]
                 found.append((best[0], drum, best[1], best[2], *_line_choice(lines, f, division)))
-        found = _without_bleed(session, reader, classic_hits, found, settings)
-    found = _rescued(session, classic_hits, found, lines, hop, division, settings)
+        found = _without_bleed(session, reader, classic_hits, classic_by_class, found, settings)
+    found = _rescued(session, classic_hits, classic_by_class, found, lines, hop, division, settings)
     loudest: dict[int, float] = {}
     for _, _, ti, peak, _, _ in found:
         loudest[ti] = max(loudest.get(ti, 0.0), peak)

@@ -381,20 +381,13 @@ def test_a_kick_trigger_finds_kicks_but_never_places_them(tmp_path):
 
 @pytest.mark.parametrize("drum", ["floor_tom", "rack_tom"])
 def test_toms_played_on_their_own_are_found(drum, tmp_path):
-    # a floor-tom groove, or a tom fill after a stop: quarter notes on one tom with nothing else playing. The shipped
+    # a floor-tom groove, or a tom fill after a stop: eighth notes on one tom with nothing else playing. The shipped
     # model heard toms only in fills between kicks and snares: alone, it reports 0-5 of them, most as kicks heard in
     # the kick mic; the classic detector's toms (bleed-tested) fill in where the model has nothing it confirms.
-    from aligner.synth import Stroke, render_strokes
-
-    rate, tempo = 48000, TempoMap.constant(120)
-    grid = SessionGrid(tempo, rate, 0)
-    lines = [grid.bbt2sample(2) + k * rate // 4 for k in range(16)]
-    syn = render_strokes(SynthConfig(), tempo, 0, [Stroke(drum, 100, p, p, "") for p in lines], grid.bbt2sample(5))
-    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    session, grid, strokes = _groove_session(tmp_path, [(drum, 100, k, 0) for k in range(0, 16, 2)], bars=2, bpm=120)
     hits = neural_hits(session, grid)
-    toms = np.array([h.position for h in hits if h.drum == "tom"])
-    found = [p for p in lines if len(toms) and np.min(np.abs(toms - p)) <= rate // 200]
-    assert len(found) >= 15, f"{len(found)} of {len(lines)} found"
+    found = _found(hits, strokes, drum, session.sample_rate_hz // 200)
+    assert len(found) >= 15, f"{len(found)} of {len(strokes)} found"
     assert not [h for h in hits if h.drum != "tom"]  # the kick mics hear the toms too: no kicks from that
 
 
@@ -440,13 +433,12 @@ def _groove_session(tmp_path, parts, bars=8, bpm=100, rate=48000):
     return assign_roles(read_session(write_session(syn, tmp_path / "s"))), grid, strokes
 
 
-def _found(hits, strokes, drum, velocity, window):
-    """Strokes of ``drum`` at ``velocity`` that a hit of the drum's class places within ``window`` samples."""
+def _found(hits, strokes, drum, window):
+    """Strokes of ``drum`` that a hit of the drum's class places within ``window`` samples."""
     from aligner.synth import DRUM_CLASS
 
     mine = np.array([h.position for h in hits if h.drum == DRUM_CLASS[drum]])
-    return [s for s in strokes if s.drum == drum and s.velocity == velocity
-            and len(mine) and np.min(np.abs(mine - s.sample)) <= window]
+    return [s for s in strokes if s.drum == drum and len(mine) and np.min(np.abs(mine - s.sample)) <= window]
 
 
 def test_ghost_notes_after_backbeats_are_found(tmp_path):
@@ -480,5 +472,4 @@ def test_a_hat_mic_hearing_the_snare_gives_no_hats_where_none_are_played(tmp_pat
     window = session.sample_rate_hz // 200
     assert not [h for h in hits if h.drum == "hihat"]
     for drum in ("kick", "snare"):
-        played = [s for s in strokes if s.drum == drum]
-        assert sum(len(_found(hits, strokes, drum, v, window)) for v in {s.velocity for s in played}) == len(played)
+        assert len(_found(hits, strokes, drum, window)) == len([s for s in strokes if s.drum == drum])
