@@ -31,6 +31,9 @@ MODEL_ROLES = ("kick", "snare", "tom", "hihat", "ride", "crash", "overhead", "ro
 GRID_FEATURES = 7
 _FLOOR_DB = -100.0
 _BLOCK_FRAMES = 4096
+# Frames per FFT call: a block's spectra at once (16 MB) ran from memory, 64 at a time (0.25 MB) from the CPU's cache,
+# about twice as fast. A multiple of it divides _BLOCK_FRAMES, so streamed and in-memory features group frames alike.
+_FFT_ROWS = 64
 
 
 def hop_samples(rate: int) -> int:
@@ -61,9 +64,10 @@ def _band_power(x: np.ndarray, rate: int, frames: int) -> np.ndarray:
     out = np.zeros((frames, N_BANDS), dtype=np.float32)
     for c in range(x.shape[1]):
         views = np.lib.stride_tricks.sliding_window_view(x[:, c], n_fft)[: frames * hop: hop]
-        spectrum = np.fft.rfft(views * window, axis=1)
-        power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32) @ matrix
-        out = np.maximum(out, power[:frames])
+        for a in range(0, frames, _FFT_ROWS):
+            spectrum = np.fft.rfft(views[a:a + _FFT_ROWS] * window, axis=1)
+            power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32) @ matrix
+            np.maximum(out[a:a + _FFT_ROWS], power, out=out[a:a + _FFT_ROWS])
     return out
 
 
