@@ -408,28 +408,29 @@ def test_toms_played_on_their_own_are_found(drum, tmp_path):
     assert not [h for h in hits if h.drum != "tom"]  # the kick mics hear the toms too: no kicks from that
 
 
-def test_a_snare_in_a_bleeding_hat_mic_is_not_a_hat(tmp_path):
-    # A hat mic 12 dB down on the kit takes in the snare loudly, and the model takes two of those snares for hats.
-    # Hat strokes the classic detector does not confirm and whose mic is no louder than it usually is at that drum's
-    # hits go; the hats the model alone found stay. (A validation session: the decoding was chosen on these.)
-    from aligner.training_data import VALIDATION_SEED_BASE
+@pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
+def test_a_real_floor_tom_in_the_snare_mic_is_not_a_snare(tmp_path):
+    # A jazz take at 215 BPM played on the floor tom, no snare at all (a validation take: the decoding was chosen on
+    # these): the model hears the floor tom in MuldjordKit's snare mics as a snare, 12 times in 20 s. Snare strokes
+    # the classic detector does not confirm, whose mic is no louder than it usually is at the tom's hits, go.
+    from aligner.realkit import session_from_gmd
+    from aligner.training_data import GMD_FOLDER
 
-    syn, swing = random_session(VALIDATION_SEED_BASE + 15)
+    syn = session_from_gmd(GMD_FOLDER / "drummer10/session1/2_jazz-swing_215_beat_4-4.mid", REAL_KIT, duration_s=20.0)
     session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
     grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
-    window = syn.config.sample_rate_hz // 200  # 5 ms
+    toms = [st for st in syn.strokes if st.drum == "floor_tom"]
+    assert len(toms) >= 100 and not [st for st in syn.strokes if st.drum == "snare"]
 
-    def false_and_found(settings: NeuralSettings) -> tuple[int, int]:
-        hits = [h for h in neural_hits(session, grid, "1/16", swing, settings=settings) if h.drum == "hihat"]
-        truth = [st for st in syn.strokes if st.drum.startswith("hihat")]
-        false = [h for h in hits if not any(abs(h.position - st.sample) <= window for st in truth)]
-        found = [st for st in truth if any(abs(h.position - st.sample) <= window for h in hits)]
-        return len(false), len(found)
+    def snares_and_toms(settings: NeuralSettings) -> tuple[int, int]:
+        hits = neural_hits(session, grid, settings=settings)
+        return (len([h for h in hits if h.drum == "snare"]),
+                len(_found(hits, toms, "floor_tom", syn.config.sample_rate_hz // 200)))
 
-    false, found = false_and_found(NeuralSettings())
-    false_before, found_before = false_and_found(NeuralSettings(bleed_classes=()))
-    assert false_before >= 2 and false == 0, (false_before, false)
-    assert found == found_before >= 50
+    snares, found = snares_and_toms(NeuralSettings())
+    snares_before, found_before = snares_and_toms(NeuralSettings(bleed_classes=("hihat",)))
+    assert snares_before >= 10 and snares <= 5, (snares_before, snares)
+    assert found == found_before >= len(toms) - 3
 
 
 def _groove_session(tmp_path, parts, bars=8, bpm=100, rate=48000):
@@ -495,7 +496,7 @@ def test_a_hat_mic_hearing_the_snare_gives_no_hats_where_none_are_played(tmp_pat
 def test_a_ghost_note_with_no_attack_to_see_is_placed_at_the_models_frame_not_early(tmp_path):
     # A ghost snare under the ring of the stroke before rises 0-3 dB in its mics: the first frame of the window the
     # refinement searches was as good as any, and 5 ms early. Validation seed 500004 (where the decoding was chosen)
-    # has 14 ghost snares with no other stroke within 50 ms; 11 were found within 5 ms before, 13 now.
+    # has 14 ghost snares with no other stroke within 50 ms; 12 were found within 5 ms before, 13 now.
     from dataclasses import replace
 
     from aligner.training_data import VALIDATION_SEED_BASE
@@ -513,4 +514,4 @@ def test_a_ghost_note_with_no_attack_to_see_is_placed_at_the_models_frame_not_ea
 
     assert len(lone) == 14
     assert found(NeuralSettings()) >= 13
-    assert found(replace(NeuralSettings(), faint_rise_db=float("-inf"))) <= 11  # the first frame of the window
+    assert found(replace(NeuralSettings(), faint_rise_db=float("-inf"))) <= 12  # the first frame of the window
