@@ -92,8 +92,9 @@ def _format_duration(samples: int, rate: int) -> str:
 @click.option("--fps", type=click.Choice(list(FRAME_RATES)), default=CONFIG_DEFAULTS["fps"], show_default=True,
               help="Frame rate of timecode positions.")
 @click.option("--detector", type=click.Choice(DETECTORS), default=CONFIG_DEFAULTS["detector"], show_default=True,
-              help="How hits are found: classic signal processing, neural (the shipped model: strokes and their grid "
-                   "lines from all mics and the grid), or none (re-render with the identity plan).")
+              help="How hits are found: neural (the shipped model: strokes and their grid lines from all mics and "
+                   "the grid), classic signal processing (about half the time, less accurate), or none (re-render "
+                   "with the identity plan).")
 @click.option("--strength", "strength_pct", type=click.FloatRange(0, 100), default=CONFIG_DEFAULTS["strength_pct"],
               show_default=True, help="How far events move toward their grid line, in percent.")
 @click.option("--exclude-within", "exclude_within_pct", type=click.FloatRange(0, 100),
@@ -245,7 +246,7 @@ def _print_summary(results, dry_run: bool, verbose: bool) -> None:
         if r.plan_source == "identity":
             edits = "identity plan, nothing moved"
         elif r.plan_source in DETECTORS:
-            edits = f"{r.events} events, {r.events_moved} moved, {r.doubtful_events} doubtful"
+            edits = f"{r.plan_source} detector: {r.events} events, {r.events_moved} moved, {r.doubtful_events} doubtful"
         else:
             edits = f"plan from {r.plan_source}: {r.events_moved} of {r.segments} segments moved"
         click.echo(

@@ -31,7 +31,8 @@ class AlignConfig:
         Where MIDI time 0 (bar 1 of the tempo map) sits in the session: seconds, samples or timecode
         (see ``grid.parse_position``); None for session sample 0.
     detector : str
-        One of :data:`DETECTORS`.
+        One of :data:`DETECTORS`: ``neural`` (the default: the shipped model, ahead of ``classic`` on every benchmark
+        group, real recorded hits included), ``classic`` (signal processing, about half the time) or ``none``.
     strength_pct : float
         How far events move toward their line: 100 all the way, 50 halfway.
     exclude_within_pct : float
@@ -59,7 +60,7 @@ class AlignConfig:
     swing_pct: float = 0.0
     fps: str = "30"
     midi_offset: str | None = None
-    detector: str = "classic"
+    detector: str = "neural"
     strength_pct: float = 100.0
     exclude_within_pct: float = 0.0
     bars: str | None = None

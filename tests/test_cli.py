@@ -46,6 +46,8 @@ def test_one_session_writes_stems_and_edits_json_and_leaves_inputs_alone(example
     assert doc["session"]["sample_rate_hz"] == 48000
     assert doc["plan"]["segments"][0]["dest_start_samples"] == 0
     assert doc["tempo_map"]["tempos"][1]["bpm"] == 100
+    # the neural detector is the default (it beats the classic one on the benchmark's held-out real hits)
+    assert doc["options"]["detector"] == "neural" and "neural detector:" in result.output
     assert tree_hashes(example) == before
     # the only wav files under OUT are finished stems
     assert all(p.parent.name == "stems" for p in (tmp_path / "out").rglob("*.wav"))
