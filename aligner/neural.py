@@ -10,8 +10,9 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    mics, triggers only where the drum has no other; overheads for cymbals or where the drum has no close mic),
    found as the classic detector does: the classic detector's onset in that mic's 0.5 ms envelope from 10 ms before
    to 5 ms after the model's frame, or without one the frame of the largest level rise within ±5 ms (the model's
-   frame where nothing rises 3 dB: a ghost note under a ring), refined on the waveform. A drum without a mic of its own keeps one reference mic: a stroke placed in another (the reference
-   masked by its own drum striking too) is moved by that mic's lag behind the reference.
+   frame where nothing rises 3 dB: a ghost note under a ring), refined on the waveform. A drum without a mic of its
+   own keeps one reference mic: a stroke placed in another (the reference masked by its own drum striking too) is
+   moved by that mic's lag behind the reference.
 4. The classic detector's strokes (its onsets bleed-tested across mics) check the model's hats and snares: a stroke
    the classic detector does not confirm, in a mic no louder than it usually is at another drum's hit just before,
    is that drum's bleed and goes (a loud snare in a hat mic, a floor tom in a snare mic, which the model can take
@@ -276,11 +277,15 @@ def _attack_frame(rise: _Rises, onsets: np.ndarray, centre: int, lo: int, hi: in
     return lo + int(np.flatnonzero(window >= best - 3.0)[0]), best
 
 
+#: A mic whose level rises this much (dB) at a stroke clearly hears its attack.
+_CLEAR_RISE_DB = 6.0
+
+
 def _earliest_clear(candidates: list[tuple], span: int) -> tuple:
     """The candidate ``(position, track, peak, rise)`` that places a stroke: the earliest mic that clearly hears an
-    attack (a rise of 6 dB or more), but not one more than ``span`` samples before the mic that rises most."""
+    attack (:data:`_CLEAR_RISE_DB`), but not one more than ``span`` samples before the mic that rises most."""
     loudest = max(candidates, key=lambda cand: cand[3])
-    strong = [cand for cand in candidates if cand[3] >= 6.0 and cand[0] >= loudest[0] - span]
+    strong = [cand for cand in candidates if cand[3] >= _CLEAR_RISE_DB and cand[0] >= loudest[0] - span]
     return min(strong) if strong else loudest
 
 
@@ -302,7 +307,7 @@ def _in_one_mic(placed: list[tuple[int, list[tuple]]], span: int,
     reference = max(set(tracks), key=lambda ti: (tracks.count(ti), -ti))
     lags: dict[int, list[int]] = {}
     for _, candidates in placed:
-        heard = {ti: position for position, ti, _, rise in candidates if rise >= 6.0}
+        heard = {ti: position for position, ti, _, rise in candidates if rise >= _CLEAR_RISE_DB}
         if reference in heard:
             for ti, position in heard.items():
                 lags.setdefault(ti, []).append(position - heard[reference])
