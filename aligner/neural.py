@@ -10,9 +10,9 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    mics, triggers only where the drum has no other; overheads for cymbals or where the drum has no close mic),
    found as the classic detector does: the classic detector's onset in that mic's 0.5 ms envelope from 10 ms before
    to 5 ms after the model's frame, or without one the frame of the largest level rise within ±5 ms (the model's
-   frame where nothing rises 3 dB: a ghost note under a ring), refined on the waveform. A drum without a mic of its
-   own keeps one reference mic: a stroke placed in another (the reference masked by its own drum striking too) is
-   moved by that mic's lag behind the reference.
+   frame where nothing rises 3 dB: a ghost note under a ring), refined on the waveform. A kick, snare or hat
+   without a mic of its own keeps one reference mic: a stroke placed in another (the reference masked by its own
+   drum striking too) is moved by that mic's lag behind the reference.
 4. The classic detector's strokes (its onsets bleed-tested across mics) check the model's hats and snares: a stroke
    the classic detector does not confirm, in a mic no louder than it usually is at another drum's hit just before,
    is that drum's bleed and goes (a loud snare in a hat mic, a floor tom in a snare mic, which the model can take
@@ -100,7 +100,7 @@ class NeuralSettings:
     # in a jazz take at 215 BPM; validation real F 0.983 -> 0.986, anchors 95.1 -> 95.7 %, generated equal).
     bleed_classes: tuple[str, ...] = ("hihat", "snare")
     bleed_excess_db: float = 6.0
-    # Strokes of a drum without a mic of its own, placed in another mic than most of them, are moved by that mic's lag
+    # Strokes of a kick, snare or hat without a mic of its own, placed in another mic than most of them, move by its lag
     # measured over at least this many strokes both mics hear clearly (:func:`_in_one_mic`). Chosen on the validation
     # sessions: generated anchors 93.9 -> 94.6 %, hat F 0.945 -> 0.942; done for every drum, real anchors fell
     # 95.7 -> 95.1 %, so drums with their own mics keep the earliest clear one.
@@ -277,6 +277,9 @@ def _attack_frame(rise: _Rises, onsets: np.ndarray, centre: int, lo: int, hi: in
     return lo + int(np.flatnonzero(window >= best - 3.0)[0]), best
 
 
+#: Classes that are one drum on a kit, so one mic can be the reference for all their strokes (toms and cymbals are
+#: several drums, each nearest its own mic).
+_ONE_DRUM = ("kick", "snare", "hihat")
 #: A mic whose level rises this much (dB) at a stroke clearly hears its attack.
 _CLEAR_RISE_DB = 6.0
 
@@ -509,7 +512,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                     position, peak = refine_attack(reader, ti, frame * env_hop, rate, classic)
                     candidates.append((position, ti, peak, rise))
                 placed.append((f, candidates))
-            chosen = _in_one_mic(placed, span, settings) if borrowed else \
+            chosen = _in_one_mic(placed, span, settings) if borrowed and drum in _ONE_DRUM else \
                 [(f, _earliest_clear(candidates, span)) for f, candidates in placed]
             for f, best in chosen:
                 if (drum in settings.ring_classes and best[3] < settings.ring_rise_db
