@@ -261,15 +261,16 @@ def _attack_frame(rise: _Rises, onsets: np.ndarray, centre: int, lo: int, hi: in
 
     ``onsets`` are the classic detector's onset frames in this mic (:class:`aligner.detect.OnsetScan`): the one
     nearest ``centre`` wins, at a rise of at least 9 dB (its threshold); without one, the first frame within 3 dB of
-    the largest rise (:func:`aligner.detect.level_rise`), or ``centre`` where no frame rises ``faint_db``. Frames
-    without a full ``hold`` of past are not looked at.
+    the largest rise (:func:`aligner.detect.level_rise`), or ``centre`` where no frame rises ``faint_db``. The first
+    two frames, which have no past, are not looked at; the next ones compare with what past they have (a session
+    exported from its first downbeat starts on a stroke).
     """
-    lo, hi = max(lo, hold + 2), min(hi, len(rise) - 1)
+    lo, hi = max(lo, 2), min(hi, len(rise) - 1)
     if hi <= lo:
         return lo, 0.0
     window = rise[lo:hi]
     best = float(window.max())
-    near = onsets[(onsets >= (lo if snap_lo is None else max(snap_lo, hold + 2))) & (onsets < hi)]
+    near = onsets[(onsets >= (lo if snap_lo is None else max(snap_lo, 2))) & (onsets < hi)]
     if len(near):
         return int(near[np.argmin(np.abs(near - centre))]), max(best, DetectorSettings.rise_db)
     if best < faint_db:  # no attack to see: the first frame of the window would be as good as any, and early

@@ -515,3 +515,25 @@ def test_a_ghost_note_with_no_attack_to_see_is_placed_at_the_models_frame_not_ea
     assert len(lone) == 14
     assert found(NeuralSettings()) >= 13
     assert found(replace(NeuralSettings(), faint_rise_db=float("-inf"))) <= 12  # the first frame of the window
+
+
+@pytest.mark.parametrize("lead_ms", [0.0, 2.0, 10.0])
+def test_a_session_that_starts_on_its_first_stroke_places_that_stroke_on_its_attack(tmp_path, lead_ms):
+    # A region exported from its first downbeat starts on the kick. The refinement skipped frames without 12 ms of
+    # past, so such a kick sat 13 ms late, on the first frame it looked at, and its event moved 13 ms too far.
+    import soundfile as sf
+
+    syn = synthesise(SynthConfig(seed=100, bars=4))
+    rate = syn.config.sample_rate_hz
+    cut = syn.strokes[0].sample - round(lead_ms * rate / 1000)
+    folder = write_session(syn, tmp_path / "s")
+    for wav in folder.glob("*.wav"):
+        audio, _ = sf.read(str(wav), always_2d=True, dtype="float32")
+        sf.write(str(wav), audio[cut:], rate, subtype="PCM_24")
+    session = assign_roles(read_session(folder))
+    hits = neural_hits(session, SessionGrid(syn.tempo_map, rate, syn.origin_samples - cut))
+    first = [st for st in syn.strokes if st.sample - cut < rate // 50]  # the strokes of its first 20 ms
+    assert {st.drum for st in first} == {"kick", "hihat"}
+    for st in first:
+        mine = [h.position for h in hits if h.drum == st.drum]  # kick and hihat are class names too
+        assert min(abs(p - (st.sample - cut)) for p in mine) <= rate // 1000, (st.drum, mine[:2], st.sample - cut)
