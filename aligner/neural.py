@@ -255,7 +255,7 @@ class _Rises:
 
 
 def _attack_frame(rise: _Rises, onsets: np.ndarray, centre: int, lo: int, hi: int,
-                  hold: int, snap_lo: int | None = None, faint_db: float = 0.0) -> tuple[int, float]:
+                  snap_lo: int | None = None, faint_db: float = 0.0) -> tuple[int, float]:
     """Frame of a stroke's attack near envelope frame ``centre``, searched in frames ``lo`` to ``hi``, and how far the
     level rises there (dB).
 
@@ -293,18 +293,18 @@ def _earliest_clear(candidates: list[tuple], span: int) -> tuple:
     return min(strong) if strong else loudest
 
 
-def _in_one_mic(placed: list[tuple[int, list[tuple]]], span: int,
+def _in_one_mic(placed: list[tuple[int, list[tuple]]], chosen: list[tuple[int, tuple]],
                 settings: NeuralSettings) -> list[tuple[int, tuple]]:
-    """Each stroke of one drum as ``(model frame, (position, track, peak, rise))``, its position as heard in one mic.
+    """``chosen`` (per stroke of one drum, ``(model frame, (position, track, peak, rise))`` from
+    :func:`_earliest_clear`) with every position as heard in one mic.
 
-    ``placed`` holds per stroke its model frame and its candidates (:func:`_earliest_clear`). The mic that places
-    most of the drum's strokes is its reference. A stroke placed in another mic (the reference was masked: a hat
+    ``placed`` holds per stroke its model frame and all its candidates. The mic that places most of the drum's
+    strokes is its reference. A stroke placed in another mic (the reference was masked: a hat
     without a mic of its own, heard in the snare mic, while the snare strikes too) is moved by the median lag of
     that mic behind the reference over the strokes both hear clearly, so that every stroke of the drum keeps the
     same reference and none lands 1-2 ms late for being heard from further away. Without
     ``settings.one_mic_min_pairs`` such strokes the position stays as heard.
     """
-    chosen = [(f, _earliest_clear(candidates, span)) for f, candidates in placed]
     if not chosen:
         return chosen
     tracks = [best[1] for _, best in chosen]
@@ -509,12 +509,13 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 free = [ti for ti in owners if _ROLE_CLASS.get(session.tracks[ti].role) not in busy] or owners
                 for ti in free:
                     frame, rise = _attack_frame(rises[ti], onsets_by_mic[ti], centre, centre - before,
-                                                centre + after, hold, centre - snap_before, settings.faint_rise_db)
+                                                centre + after, centre - snap_before, settings.faint_rise_db)
                     position, peak = refine_attack(reader, ti, frame * env_hop, rate, classic)
                     candidates.append((position, ti, peak, rise))
                 placed.append((f, candidates))
-            chosen = _in_one_mic(placed, span, settings) if borrowed and drum in _ONE_DRUM else \
-                [(f, _earliest_clear(candidates, span)) for f, candidates in placed]
+            chosen = [(f, _earliest_clear(candidates, span)) for f, candidates in placed]
+            if borrowed and drum in _ONE_DRUM:
+                chosen = _in_one_mic(placed, chosen, settings)
             for f, best in chosen:
                 if (drum in settings.ring_classes and best[3] < settings.ring_rise_db
                         and last.get(drum, -ring) > best[0] - ring):

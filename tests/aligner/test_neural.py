@@ -322,17 +322,20 @@ def test_strokes_of_a_drum_without_its_own_mic_keep_one_reference_mic():
     # A hat without a hat mic is heard first in the snare mic (track 0), 30 samples later in the kick mic (track 1).
     # Where the snare strikes too, its mic is masked and the kick mic places the hat: 30 samples late unless moved
     # by the lag the two mics show on the hats both hear clearly.
-    from aligner.neural import _in_one_mic
+    from aligner.neural import _earliest_clear, _in_one_mic
 
     clear = [(f, [(1000 * f, 0, 0.5, 12.0), (1000 * f + 30, 1, 0.2, 12.0)]) for f in range(6)]
     masked = (6, [(6000 + 90, 0, 0.9, 2.0), (6000 + 30, 1, 0.2, 12.0)])
-    placed = _in_one_mic(clear + [masked], 48, NeuralSettings())
+    strokes = clear + [masked]
+    chosen = [(f, _earliest_clear(candidates, 48)) for f, candidates in strokes]
+    placed = _in_one_mic(strokes, chosen, NeuralSettings())
     assert [f for f, _ in placed] == list(range(7))
     assert [best[0] for _, best in placed] == [1000 * f for f in range(7)]
     assert placed[-1][1][1:] == (1, 0.2, 12.0)  # its level still as the kick mic heard it
     # too few strokes heard in both mics to measure the lag: the stroke stays as the kick mic hears it
-    placed = _in_one_mic(clear + [masked], 48, NeuralSettings(one_mic_min_pairs=7))
+    placed = _in_one_mic(strokes, chosen, NeuralSettings(one_mic_min_pairs=7))
     assert placed[-1][1][:2] == (6030, 1)
+
 
 REAL_KIT = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "drums" / "muldjordkit"
 
