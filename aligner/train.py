@@ -43,6 +43,7 @@ class TrainSettings:
     minutes: float | None = None  # a budget of CPU time (summed over threads); ``steps`` still caps it
     tom_bars: float = 0.0  # share of generated groove bars played on the toms (random_session's tom_bars)
     real_share: float = 0.0  # share of sessions on MuldjordKit's training hits (random_session's real_share)
+    device: str = "cpu"  # where the optimisation runs ("cuda" for a GPU); the data is always built on the CPU
 
 
 def _example(job: tuple[int, float, float]):
@@ -108,7 +109,8 @@ def _loss(model: AlignerNet, batch) -> tuple[torch.Tensor, float, float]:
     weight = (1.0 + (_ONSET_POS_WEIGHT - 1.0) * (onsets > 0)) * valid[:, None, :]
     onset_loss = torch.nn.functional.binary_cross_entropy_with_logits(onset_logits, onsets, weight=weight,
                                                                       reduction="sum") / weight.sum()
-    line_loss = torch.nn.functional.cross_entropy(line_logits, lines, weight=torch.tensor(_LINE_WEIGHTS),
+    line_loss = torch.nn.functional.cross_entropy(line_logits, lines,
+                                                  weight=torch.tensor(_LINE_WEIGHTS, device=lines.device),
                                                   ignore_index=-1) if (lines >= 0).any() else onset_loss * 0
     return onset_loss + 0.5 * line_loss, float(onset_loss.detach()), float(line_loss.detach())
 
@@ -133,7 +135,7 @@ def train(config: ModelConfig, settings: TrainSettings, examples: list | None = 
     if examples is None:
         seeds = [settings.seed * 100_000 + i for i in range(settings.sessions)]
         examples = build_dataset(seeds, settings.workers, log, settings.tom_bars, settings.real_share)
-    model = AlignerNet(config)
+    model = AlignerNet(config).to(settings.device)
     params = sum(p.numel() for p in model.parameters())
     log(f"model: {config.trunk}, grid {'on' if config.use_grid else 'off'}, {params} parameters")
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
@@ -154,7 +156,8 @@ def train(config: ModelConfig, settings: TrainSettings, examples: list | None = 
         for group in optimiser.param_groups:
             group["lr"] = lr
         picks = [int(i) for i in rng.integers(0, len(examples), settings.batch)]
-        loss, onset_loss, line_loss = _loss(model, _batch(examples, picks, settings.crop_frames, rng))
+        batch = [t.to(settings.device) for t in _batch(examples, picks, settings.crop_frames, rng)]
+        loss, onset_loss, line_loss = _loss(model, batch)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -166,7 +169,7 @@ def train(config: ModelConfig, settings: TrainSettings, examples: list | None = 
             log(f"step {step + 1}: onset loss {o:.4f}, line loss {li:.4f}, lr {lr:.2e}, "
                 f"{time.monotonic() - started:.0f} s")
     model.eval()
-    return model
+    return model.cpu()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop the optimisation after this much CPU time (all threads), in minutes")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="processes generating the sessions")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device for the optimisation, e.g. cuda (the shipped weights were made on the CPU)")
     parser.add_argument("--trunk", choices=("tcn", "transformer"), default="tcn")
     parser.add_argument("--no-grid", action="store_true", help="hide the grid from the model (ablation)")
     parser.add_argument("--channels", type=int, default=48)
@@ -195,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     layers = args.layers or (10 if args.trunk == "tcn" else 3)
     config = ModelConfig(channels=args.channels, trunk=args.trunk, layers=layers, use_grid=not args.no_grid)
     settings = TrainSettings(args.seed, args.sessions, args.steps, args.batch, workers=args.workers,
-                             minutes=args.minutes, tom_bars=args.tom_bars, real_share=args.real_share)
+                             minutes=args.minutes, tom_bars=args.tom_bars, real_share=args.real_share,
+                             device=args.device)
     started = time.monotonic()
     model = train(config, settings, log=lambda m: print(m, file=sys.stderr, flush=True))
     info = {"seed": args.seed, "sessions": args.sessions, "steps": args.steps, "batch": args.batch,
