@@ -6,7 +6,9 @@ in the pre-roll that no detector reported), and its crossfade lies wholly before
 a transient. At a cut:
 
 - **overlap** (the event moves earlier than the material before it): the earlier segment is shortened; it may not
-  end within ``guard_ms`` of its own last stroke (the attack still ringing into the far mics), else the move is
+  end within ``guard_ms`` of its own last stroke (the attack still ringing into the far mics). Short of room, the
+  cut moves later in the pre-roll, then to just before a later stroke of the event up to its anchor (the strokes
+  before it stay with the material before, as an editor drops the trigger on a ghost note); else the move is
   reduced and the event flagged;
 - **gap** (the event moves later): the gap is filled with material in which no mic has an onset — the decay just
   before the cut replayed (seamless into the event's pre-roll) or, when that is too short, the tail of an earlier
@@ -162,8 +164,6 @@ def make_plan(session, events: list[Event], reader: SessionReader,
     rate = session.sample_rate_hz
     length = session.length_samples
     fade = max(1, ms2samples(settings.crossfade_ms, rate))
-    preroll = ms2samples(settings.preroll_ms, rate)
-    min_pre = ms2samples(settings.min_preroll_ms, rate)
     guard = ms2samples(settings.guard_ms, rate)
 
     head = _Unit([], 0, cut=0)
@@ -184,26 +184,12 @@ def make_plan(session, events: list[Event], reader: SessionReader,
     for unit in units[1:]:
         prev = done[-1]
         lead = unit.events[0]
-        p_e = unit.earliest
         # the open segment must keep room for its fade-in and, when filler from elsewhere follows, for a fade-out
         # that ends one crossfade before the cut
         room = build.src_start + build.fade_in + 2 * fade
-        floor = max(prev.strokes_latest + ms2samples(5, rate) + fade, room)
-        hi = p_e - min_pre
-        lo = max(p_e - preroll, floor)
-        if lo <= hi:
-            # an attack no detector reported just before the event (a soft hat a few ms before the kick) keeps the
-            # crossfade out of it too
-            margin = min(lo, _onset_margin(rate))
-            hidden = _onsets(reader.read_all(lo - margin, p_e), margin, rate, settings.preroll_rise_db)
-            if len(hidden):
-                hi = min(hi, lo - margin + int(hidden[0]) - min_pre)
-        if lo > hi:
-            cut = max(hi, room)
+        cut, quiet = _cut_before(reader, unit.earliest, prev.strokes_latest, room, settings)
+        if not quiet:
             lead.flags.append("no quiet pre-roll before this event: the cut may clip the previous decay")
-        else:
-            cut = _quietest_cut(reader, lo, hi, fade)
-        unit.cut = cut
         wanted = unit.shift - build.shift
         if cut + unit.shift >= length - fade:
             lead.flags.append("would move past the end of the session: left with the event before")
@@ -211,14 +197,15 @@ def make_plan(session, events: list[Event], reader: SessionReader,
             continue
 
         if wanted < 0:  # overlap: shorten what comes before
-            keep_until = max(prev.strokes_latest + guard, build.src_start + build.fade_in)
-            # a stroke no detector reported in the stretch the move would remove
-            lo = max(keep_until - guard, cut + wanted - 2 * fade - guard, 0)  # its ring reaches guard further
-            margin = min(lo, _onset_margin(rate))
-            hidden = _last_onset(reader.read_all(lo - margin, cut - fade), margin, rate) if lo < cut - fade else None
-            if hidden is not None:
-                keep_until = max(keep_until, lo - margin + hidden + guard)
-            overlap = min(-wanted, max(cut - fade - keep_until, 0))
+            cut, _, overlap = _earlier_cut(reader, unit.earliest, prev.strokes_latest, build, room, wanted, settings)
+            if overlap < -wanted:
+                split = _split_lead(reader, lead, prev.strokes_latest, build, room, wanted, settings)
+                if split is not None:
+                    cut, riders = split
+                    overlap = -wanted
+                    prev.strokes_latest = max(prev.strokes_latest, lead.strokes[riders - 1].position)
+                    lead.flags.append(f"its first {riders} stroke{'s' if riders > 1 else ''} moved with the event "
+                                      "before: moving them too would cut into it")
             if overlap < -wanted:
                 lead.flags.append(f"moved {overlap / rate * 1000:.1f} of {-wanted / rate * 1000:.1f} ms earlier: "
                                   "more would cut into the previous event")
@@ -269,6 +256,7 @@ def make_plan(session, events: list[Event], reader: SessionReader,
                 shape = out_shape
                 dest += piece - out_fade
             build.open(cut - fade_next, shift, fade_next, shape, _label(lead))
+        unit.cut = cut
         unit.shift = shift
         for e in unit.events:
             e.target = e.anchor.position + shift
@@ -276,6 +264,105 @@ def make_plan(session, events: list[Event], reader: SessionReader,
 
     build.close(length - build.shift, 0, "equal_power")
     return EditPlan(length, tuple(build.segments)).validate()
+
+
+def _cut_before(reader: SessionReader, first: int, before_latest: int, room: int, settings: PlannerSettings,
+                not_before: int | None = None) -> tuple[int, bool]:
+    """Where to cut before material whose earliest stroke is at ``first`` (samples), when the material before it has
+    its last stroke at ``before_latest`` and its open segment needs the cut at ``room`` or later; ``not_before``
+    asks for a cut at or after that sample where the pre-roll allows (else its latest).
+
+    Returns
+    -------
+    (int, bool)
+        The cut (samples), and whether it lies in a quiet pre-roll: the quietest point of the pre-roll, at least
+        5 ms after ``before_latest`` and before any attack there that no detector reported. When there is no such
+        room, the latest cut the pre-roll allows and False.
+    """
+    rate = reader.session.sample_rate_hz
+    fade = max(1, ms2samples(settings.crossfade_ms, rate))
+    min_pre = ms2samples(settings.min_preroll_ms, rate)
+    floor = max(before_latest + ms2samples(5, rate) + fade, room)
+    hi = first - min_pre
+    lo = max(first - ms2samples(settings.preroll_ms, rate), floor)
+    if lo <= hi:
+        # an attack no detector reported just before the event (a soft hat a few ms before the kick) keeps the
+        # crossfade out of it too
+        margin = min(lo, _onset_margin(rate))
+        hidden = _onsets(reader.read_all(lo - margin, first), margin, rate, settings.preroll_rise_db)
+        if len(hidden):
+            hi = min(hi, lo - margin + int(hidden[0]) - min_pre)
+    if lo > hi:
+        return max(hi, room), False
+    if not_before is not None:
+        lo = min(max(lo, not_before), hi)
+    return _quietest_cut(reader, lo, hi, fade), True
+
+
+def _overlap_room(reader: SessionReader, before_latest: int, build: _Builder, cut: int, wanted: int,
+                  settings: PlannerSettings) -> tuple[int, int]:
+    """How many samples (at most ``-wanted``) the material before ``cut`` may lose so that the material after it
+    moves earlier: never within ``guard_ms`` of its last stroke (``before_latest``) or of an attack no detector
+    reported, never into the open segment's fade-in. Returns that and the first sample it must keep."""
+    rate = reader.session.sample_rate_hz
+    fade = max(1, ms2samples(settings.crossfade_ms, rate))
+    guard = ms2samples(settings.guard_ms, rate)
+    keep_until = max(before_latest + guard, build.src_start + build.fade_in)
+    # a stroke no detector reported in the stretch the move would remove
+    lo = max(keep_until - guard, cut + wanted - 2 * fade - guard, 0)  # its ring reaches guard further
+    margin = min(lo, _onset_margin(rate))
+    hidden = _last_onset(reader.read_all(lo - margin, cut - fade), margin, rate) if lo < cut - fade else None
+    if hidden is not None:
+        keep_until = max(keep_until, lo - margin + hidden + guard)
+    return min(-wanted, max(cut - fade - keep_until, 0)), keep_until
+
+
+def _earlier_cut(reader: SessionReader, first: int, before_latest: int, build: _Builder, room: int, wanted: int,
+                 settings: PlannerSettings) -> tuple[int, bool, int]:
+    """The cut before material whose earliest stroke is at ``first`` that is to move ``-wanted`` samples earlier
+    over the material before it (last stroke at ``before_latest``): the quietest point of the pre-roll, or a later
+    one there when that removes more of the material before.
+
+    Returns
+    -------
+    (int, bool, int)
+        The cut (samples), whether it is in a quiet pre-roll (see :func:`_cut_before`), and how far the move
+        earlier may go (samples, at most ``-wanted``).
+    """
+    cut, quiet = _cut_before(reader, first, before_latest, room, settings)
+    overlap, keep_until = _overlap_room(reader, before_latest, build, cut, wanted, settings)
+    if quiet and overlap < -wanted:
+        fade = max(1, ms2samples(settings.crossfade_ms, reader.session.sample_rate_hz))
+        later, _ = _cut_before(reader, first, before_latest, room, settings, not_before=keep_until + fade - wanted)
+        more, _ = _overlap_room(reader, before_latest, build, later, wanted, settings)
+        if more > overlap:
+            cut, overlap = later, more
+    return cut, quiet, overlap
+
+
+def _split_lead(reader: SessionReader, lead: Event, before_latest: int, build: _Builder, room: int, wanted: int,
+                settings: PlannerSettings) -> tuple[int, int] | None:
+    """A later cut inside ``lead`` that lets its anchor make the whole move earlier (``wanted`` < 0), as an editor
+    drops the trigger on a ghost note or a hat played well before the main hit: the strokes before the cut stay
+    with the material before.
+
+    Returns
+    -------
+    (int, int) or None
+        The cut (samples) and how many of the event's first strokes stay behind; None when no cut before the
+        anchor allows the whole move.
+    """
+    strokes = lead.strokes
+    for k in range(1, len(strokes)):
+        if strokes[k].position > lead.anchor.position:
+            break
+        if strokes[k].position == strokes[k - 1].position:
+            continue
+        latest = max(before_latest, strokes[k - 1].position)
+        cut, quiet, overlap = _earlier_cut(reader, strokes[k].position, latest, build, room, wanted, settings)
+        if quiet and overlap == -wanted:
+            return cut, k
+    return None
 
 
 def _merge(prev: _Unit, unit: _Unit) -> None:

@@ -77,3 +77,28 @@ def test_a_gap_fill_never_starts_inside_a_missed_strokes_first_10_ms(tmp_path):
     # before a loud kick, on real hits): a fill taken from there would replay the end of that stroke's attack.
     for shift in (300, 450, 600, 800):
         assert _times_missed_stroke_is_played(tmp_path, 58_900, shift) == {1}, shift
+
+
+def test_strokes_played_well_before_the_main_hit_stay_behind_when_moving_them_would_cut_into_the_event_before(
+        tmp_path):
+    # A real drummer's ghost snare 42 ms after the stroke before, then the main hit 63 ms later and 31 ms late. The
+    # event cannot move 31 ms earlier with its ghost: that would cut into the ring of the stroke before. An editor
+    # drops the trigger on the ghost note instead: the ghost stays with the event before and the main hit lands.
+    rate = 48_000
+    folder = tmp_path / "s"
+    folder.mkdir()
+    write_audio(folder / "snare.wav", _decaying_hits(96_000, [20_000, 55_000, 57_000, 60_000]))
+    session = read_session(folder)
+    before = _event(20_000, 0, 1)
+    before.strokes.append(Hit(55_000, "snare", 0, 1.0, 0.5))
+    ghost, main = Hit(57_000, "snare", 0, 0.1, 0.05), Hit(60_000, "snare", 0, 1.0, 0.5)
+    line = GridLine(Fraction(2, 4), 58_500, 1, 2, Fraction(1, 4))
+    late = Event(line, [ghost, main], main, 58_500, 6000.0)
+    with SessionReader(session) as reader:
+        plan = make_plan(session, [before, late], reader)
+    assert plan.map_source_to_dest(60_000) == 58_500
+    assert plan.map_source_to_dest(57_000) == 57_000  # the ghost moved with the event before it (not at all)
+    assert not any("more would cut" in f for f in late.flags)
+    assert any("first 1 stroke moved with the event before" in f for f in late.flags)
+    for stroke in (20_000, 55_000, 57_000, 60_000):  # every attack's first 10 ms is heard once, none cut out
+        assert {plan.times_played(p) for p in range(stroke, stroke + rate // 100)} == {1}, stroke
