@@ -102,3 +102,26 @@ def test_strokes_played_well_before_the_main_hit_stay_behind_when_moving_them_wo
     assert any("first 1 stroke moved with the event before" in f for f in late.flags)
     for stroke in (20_000, 55_000, 57_000, 60_000):  # every attack's first 10 ms is heard once, none cut out
         assert {plan.times_played(p) for p in range(stroke, stroke + rate // 100)} == {1}, stroke
+
+
+def test_a_gap_fill_never_replays_the_attack_of_a_stroke_placed_a_little_late(tmp_path):
+    # Detectors can place a soft stroke 1-2 ms after its attack starts (a soft hat rising under the snare's ring,
+    # 30 ms after it). Moving it later fills the gap by looping the short decay just before the cut: that material
+    # must not hold the soft stroke's first samples, or each loop replays them (6 times with a 0.7 ms pre-roll).
+    rng = np.random.default_rng(3)
+    n = np.arange(9600)
+    x = rng.uniform(-1e-5, 1e-5, 96_000)
+    for hit in (20_000, 58_500):
+        x[hit:hit + 9600] += 0.5 * np.sin(2 * np.pi * n / 16) * np.exp(-n / 700.0)  # a ring that fades smoothly
+    x[60_000:60_000 + 9600] += rng.uniform(-0.05, 0.05, 9600) * np.minimum(n / 96, 1) * np.exp(-n / 2000.0)
+    folder = tmp_path / "s"
+    folder.mkdir()
+    write_audio(folder / "snare.wav", x[:, None])
+    session = read_session(folder)
+    for late in (48, 72, 96):  # placed 1, 1.5 and 2 ms after its attack starts
+        first, second = _event(20_000, 0, 1), _event(60_000 + late, 1_500, 2)
+        first.strokes.append(Hit(58_500, "snare", 0, 1.0, 0.5))
+        with SessionReader(session) as reader:
+            plan = make_plan(session, [first, second], reader)
+        assert plan.map_source_to_dest(60_000 + late) == 60_000 + late + 1_500
+        assert {plan.times_played(p) for p in range(60_000, 60_480)} == {1}, late
