@@ -449,37 +449,76 @@ def _places_hits(role: str) -> bool:
     return role in CLOSE_ROLES or role == "overhead"
 
 
+def _strokes_heard(session: Session, attacks: dict[int, list[tuple[int, float]]],
+                   settings: DetectorSettings) -> tuple[list[_Onset], list[_Onset]]:
+    """Each mic's onsets ((attack's first sample, peak) per onset, by track) with their strengths, the close mics'
+    above ``min_strength``, merged per drum: (close, distant)."""
+    window = round(settings.same_drum_window_ms / 1000 * session.sample_rate_hz)
+    close: list[_Onset] = []
+    distant: list[_Onset] = []
+    for ti, found in attacks.items():
+        role = session.tracks[ti].role
+        onsets = [_Onset(ti, role, position, peak) for position, peak in found]
+        loudest = max((o.peak for o in onsets), default=0.0)
+        for o in onsets:
+            o.strength = o.peak / loudest if loudest > 0 else 0.0
+        if role in CLOSE_ROLES:
+            onsets = [o for o in onsets if o.strength >= settings.min_strength]
+        (close if role in CLOSE_ROLES else distant).extend(onsets)
+    return _merge_same_drum(close, window), _merge_same_drum(distant, window)
+
+
+class _BleedTest:
+    """The classic detector's bleed test against the strokes every mic hears (a cymbal can be nearer an overhead than
+    any close mic: overhead onsets are rivals too)."""
+
+    def __init__(self, reader: SessionReader, heard: list[_Onset], settings: DetectorSettings):
+        self.reader, self.settings = reader, settings
+        self.rate = reader.session.sample_rate_hz
+        self.everyone = sorted(heard, key=lambda o: o.position)
+        self.positions = np.array([o.position for o in self.everyone], dtype=np.int64)
+
+    def __call__(self, a: _Onset) -> bool:
+        """Is ``a`` another drum's bleed: an onset of another drum's mic up to ``bleed_window_ms`` before it (or 1 ms
+        after) that is ``bleed_margin_db`` louder, or whose attack ``a``'s copies?"""
+        s, rate = self.settings, self.rate
+        lo, hi = np.searchsorted(self.positions, [a.position - round(s.bleed_window_ms / 1000 * rate),
+                                                  a.position + round(rate / 1000)])
+        rivals = [b for b in self.everyone[lo:hi] if b.role != a.role]
+        louder = a.peak * 10 ** (s.bleed_margin_db / 20)
+        return any(b.peak >= louder or _is_copy(self.reader, a, b, rate, s) for b in rivals)
+
+
+def bleed_onsets(session: Session, scans: dict[int, OnsetScan],
+                 settings: DetectorSettings = DetectorSettings()) -> dict[int, np.ndarray]:
+    """Per close mic (by track), the frames of its onsets (:meth:`OnsetScan.onsets`) that the bleed test of
+    :func:`hits_from_scans` gives to another drum: a hat's attack arriving in the kick mic, say. ``scans`` must have
+    been fed the mics' samples."""
+    attacks = {ti: scan.attacks() for ti, scan in sorted(scans.items()) if _places_hits(session.tracks[ti].role)}
+    close, distant = _strokes_heard(session, attacks, settings)
+    out: dict[int, np.ndarray] = {}
+    with SessionReader(session) as reader:
+        is_bleed = _BleedTest(reader, close + distant, settings)
+        for ti, found in attacks.items():
+            role = session.tracks[ti].role
+            if role not in CLOSE_ROLES:
+                continue
+            frames = scans[ti].onsets()
+            out[ti] = np.array([f for f, (position, peak) in zip(frames, found)
+                                if is_bleed(_Onset(ti, role, position, peak))], dtype=np.int64)
+    return out
+
+
 def _hits_from_attacks(session: Session, attacks: dict[int, list[tuple[int, float]]],
                        settings: DetectorSettings) -> list[Hit]:
     """The hits from each mic's onsets ((attack's first sample, peak) per onset, by track): strengths, same-drum
     merging, the bleed test and the overheads' own hits. Sorted by position."""
     rate = session.sample_rate_hz
     ms = lambda v: round(v / 1000 * rate)  # noqa: E731
-    close: list[_Onset] = []
-    distant: list[_Onset] = []
+    close, distant = _strokes_heard(session, attacks, settings)
     with SessionReader(session) as reader:
-        for ti, found in attacks.items():
-            role = session.tracks[ti].role
-            onsets = [_Onset(ti, role, position, peak) for position, peak in found]
-            loudest = max((o.peak for o in onsets), default=0.0)
-            for o in onsets:
-                o.strength = o.peak / loudest if loudest > 0 else 0.0
-            if role in CLOSE_ROLES:
-                onsets = [o for o in onsets if o.strength >= settings.min_strength]
-            (close if role in CLOSE_ROLES else distant).extend(onsets)
-
-        close = _merge_same_drum(close, ms(settings.same_drum_window_ms))
-        distant = _merge_same_drum(distant, ms(settings.same_drum_window_ms))
-        # a cymbal can be nearer an overhead than any close mic: overhead onsets are rivals too
-        everyone = sorted(close + distant, key=lambda o: o.position)
-        positions = np.array([o.position for o in everyone], dtype=np.int64)
-        kept: list[_Onset] = []
-        for a in close:
-            lo, hi = np.searchsorted(positions, [a.position - ms(settings.bleed_window_ms), a.position + ms(1.0)])
-            rivals = [b for b in everyone[lo:hi] if b.role != a.role]
-            louder = a.peak * 10 ** (settings.bleed_margin_db / 20)
-            if not any(b.peak >= louder or _is_copy(reader, a, b, rate, settings) for b in rivals):
-                kept.append(a)
+        is_bleed = _BleedTest(reader, close + distant, settings)
+        kept = [a for a in close if not is_bleed(a)]
 
         hits = [Hit(o.position, o.role, o.track, round(o.strength, 6), round(o.peak, 6)) for o in kept]
         kept_positions = np.array(sorted(o.position for o in kept), dtype=np.int64)

@@ -563,3 +563,27 @@ def test_a_session_that_starts_on_its_first_stroke_places_that_stroke_on_its_att
     for st in first:
         mine = [h.position for h in hits if h.drum == st.drum]  # kick and hihat are class names too
         assert min(abs(p - (st.sample - cut)) for p in mine) <= rate // 1000, (st.drum, mine[:2], st.sample - cut)
+
+
+def test_a_soft_kick_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hats_bleed(tmp_path):
+    # In validation seed 500010 the kick mics hear the hat loudly and the kick is soft: the classic detector's onset
+    # nearest the model's frame was often the hat's attack arriving in the kick mics 1-8 ms before the kick's own.
+    # Onsets that the classic bleed test gives to another drum now place no stroke. Of the 10 kicks played within
+    # 10 ms after a hat, 6 were placed within 1 ms of their attack; 8 now.
+    from dataclasses import replace
+
+    from aligner.training_data import VALIDATION_SEED_BASE
+
+    syn, swing = random_session(VALIDATION_SEED_BASE + 10)
+    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    rate = syn.config.sample_rate_hz
+    grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
+    after_hat = [st for st in syn.strokes if st.drum == "kick" and any(
+        other.drum == "hihat" and 0 < st.sample - other.sample < rate // 100 for other in syn.strokes)]
+
+    def within_1_ms(settings: NeuralSettings) -> int:
+        return len(_found(neural_hits(session, grid, "1/16", swing, settings=settings), after_hat, "kick", rate // 1000))
+
+    assert len(after_hat) == 10
+    assert within_1_ms(NeuralSettings()) >= 8
+    assert within_1_ms(replace(NeuralSettings(), snap_past_bleed=())) <= 6
