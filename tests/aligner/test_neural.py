@@ -496,21 +496,32 @@ def test_a_hat_mic_hearing_the_snare_gives_no_hats_where_none_are_played(tmp_pat
         assert len(_found(hits, strokes, drum, window)) == len([s for s in strokes if s.drum == drum])
 
 
+def _validation_session(tmp_path, k: int):
+    """Validation session ``k`` (where the decoding was chosen), written and read back: (syn, swing, session, grid)."""
+    from aligner.training_data import VALIDATION_SEED_BASE
+
+    syn, swing = random_session(VALIDATION_SEED_BASE + k)
+    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    return syn, swing, session, SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+
+
+def _lone_ghost_snares(syn) -> list:
+    """The ghost snares with no other stroke within 50 ms."""
+    everything = np.array([st.sample for st in syn.strokes])
+    reach = syn.config.sample_rate_hz // 20
+    return [st for st in syn.strokes if st.drum == "snare" and st.kind == "ghost"
+            and np.sum(np.abs(everything - st.sample) < reach) == 1]
+
+
 def test_a_ghost_note_with_no_attack_to_see_is_placed_at_the_models_frame_not_early(tmp_path):
     # A ghost snare under the ring of the stroke before rises 0-3 dB in its mics: the first frame of the window the
     # refinement searches was as good as any, and 5 ms early. Validation seed 500004 (where the decoding was chosen)
     # has 14 ghost snares with no other stroke within 50 ms; 12 were found within 5 ms before, 13 now.
     from dataclasses import replace
 
-    from aligner.training_data import VALIDATION_SEED_BASE
-
-    syn, swing = random_session(VALIDATION_SEED_BASE + 4)
-    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    syn, swing, session, grid = _validation_session(tmp_path, 4)
     rate = syn.config.sample_rate_hz
-    grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
-    everything = np.array([st.sample for st in syn.strokes])
-    lone = [st for st in syn.strokes if st.drum == "snare" and st.kind == "ghost"
-            and np.sum(np.abs(everything - st.sample) < rate // 20) == 1]
+    lone = _lone_ghost_snares(syn)
 
     def found(settings: NeuralSettings) -> int:
         return len(_found(neural_hits(session, grid, "1/16", swing, settings=settings), lone, "snare", rate // 200))
@@ -525,15 +536,10 @@ def test_a_faint_ghost_note_is_placed_between_model_frames_where_the_model_says_
     # the frame's centre it is up to 2.5 ms off; moved toward the likelier neighbour frame, within 1 ms more often.
     # The same 14 lone ghost snares of validation seed 500004: 7 within 1 ms at frame centres, 10 now.
     import aligner.neural as neural
-    from aligner.training_data import VALIDATION_SEED_BASE
 
-    syn, swing = random_session(VALIDATION_SEED_BASE + 4)
-    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    syn, swing, session, grid = _validation_session(tmp_path, 4)
     rate = syn.config.sample_rate_hz
-    grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
-    everything = np.array([st.sample for st in syn.strokes])
-    lone = [st for st in syn.strokes if st.drum == "snare" and st.kind == "ghost"
-            and np.sum(np.abs(everything - st.sample) < rate // 20) == 1]
+    lone = _lone_ghost_snares(syn)
 
     def within_1_ms() -> int:
         return len(_found(neural_hits(session, grid, "1/16", swing), lone, "snare", rate // 1000))
@@ -572,12 +578,8 @@ def test_a_soft_kick_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hat
     # 10 ms after a hat, 6 were placed within 1 ms of their attack; 8 now.
     from dataclasses import replace
 
-    from aligner.training_data import VALIDATION_SEED_BASE
-
-    syn, swing = random_session(VALIDATION_SEED_BASE + 10)
-    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    syn, swing, session, grid = _validation_session(tmp_path, 10)
     rate = syn.config.sample_rate_hz
-    grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
     after_hat = [st for st in syn.strokes if st.drum == "kick" and any(
         other.drum == "hihat" and 0 < st.sample - other.sample < rate // 100 for other in syn.strokes)]
 
