@@ -2,10 +2,12 @@
 
     python -m aligner.train --out aligner/weights/nbd-neural.safetensors          # the shipped model
     python -m aligner.train --out /tmp/tcn.safetensors --trunk transformer --no-grid --steps 500
+    python -m aligner.train --out /tmp/gpu.safetensors --device cuda     # the optimisation on a GPU
 
 Everything follows from ``--seed``: the training sessions (seeds ``seed * 100000 + i``, below the benchmark's
 held-out seeds), the initial weights and the batches. Results are bit-identical for one seed on one machine and
-thread count; other thread counts may differ in the last bits of float sums.
+thread count; other thread counts may differ in the last bits of float sums, and a GPU's weights differ from the
+CPU's (on the validation sessions, as much as another seed does).
 """
 from __future__ import annotations
 
