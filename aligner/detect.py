@@ -26,8 +26,8 @@ from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
-__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_scans", "scan_mics", "slope_peaks",
-           "level_rise", "OnsetScan", "attack_starts", "refine_attack"]
+__all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_scans", "hits_and_bleed_onsets", "scan_mics",
+           "slope_peaks", "level_rise", "OnsetScan", "attack_starts", "refine_attack"]
 
 
 @dataclass(frozen=True)
@@ -440,8 +440,15 @@ def hits_from_scans(session: Session, scans: dict[int, OnsetScan],
     """:func:`detect_hits` after its streaming pass: ``scans`` are each mic's :class:`OnsetScan` (by track, fed with
     the mic's samples; the neural detector feeds them in its envelope pass). Mics that never place hits (rooms,
     unknown) are left out whether scanned or not. Returns the hits sorted by position."""
-    return _hits_from_attacks(session, {ti: scan.attacks() for ti, scan in sorted(scans.items())
-                                        if _places_hits(session.tracks[ti].role)}, settings)
+    return _classic_pass(session, scans, settings, with_bleed_onsets=False)[0]
+
+
+def hits_and_bleed_onsets(session: Session, scans: dict[int, OnsetScan], settings: DetectorSettings = DetectorSettings()
+                          ) -> tuple[list[Hit], dict[int, np.ndarray]]:
+    """:func:`hits_from_scans`, and per close mic (by track) the frames of its onsets (:meth:`OnsetScan.onsets`) that
+    the same bleed test gives to another drum (a hat's attack arriving in the kick mic, say), from one pass: each
+    onset is bleed-tested once."""
+    return _classic_pass(session, scans, settings, with_bleed_onsets=True)
 
 
 def _places_hits(role: str) -> bool:
@@ -470,52 +477,40 @@ def _strokes_heard(session: Session, attacks: dict[int, list[tuple[int, float]]]
 
 class _BleedTest:
     """The classic detector's bleed test against the strokes every mic hears (a cymbal can be nearer an overhead than
-    any close mic: overhead onsets are rivals too)."""
+    any close mic: overhead onsets are rivals too). Each onset's verdict is kept: a stroke's merged onset is its
+    mic's own onset too."""
 
     def __init__(self, reader: SessionReader, heard: list[_Onset], settings: DetectorSettings):
         self.reader, self.settings = reader, settings
         self.rate = reader.session.sample_rate_hz
         self.everyone = sorted(heard, key=lambda o: o.position)
         self.positions = np.array([o.position for o in self.everyone], dtype=np.int64)
+        self.verdicts: dict[tuple[int, int], bool] = {}
 
     def __call__(self, a: _Onset) -> bool:
         """Is ``a`` another drum's bleed: an onset of another drum's mic up to ``bleed_window_ms`` before it (or 1 ms
         after) that is ``bleed_margin_db`` louder, or whose attack ``a``'s copies?"""
-        s, rate = self.settings, self.rate
-        lo, hi = np.searchsorted(self.positions, [a.position - round(s.bleed_window_ms / 1000 * rate),
-                                                  a.position + round(rate / 1000)])
-        rivals = [b for b in self.everyone[lo:hi] if b.role != a.role]
-        louder = a.peak * 10 ** (s.bleed_margin_db / 20)
-        return any(b.peak >= louder or _is_copy(self.reader, a, b, rate, s) for b in rivals)
+        key = (a.track, a.position)
+        if key not in self.verdicts:
+            s, rate = self.settings, self.rate
+            lo, hi = np.searchsorted(self.positions, [a.position - round(s.bleed_window_ms / 1000 * rate),
+                                                      a.position + round(rate / 1000)])
+            rivals = [b for b in self.everyone[lo:hi] if b.role != a.role]
+            louder = a.peak * 10 ** (s.bleed_margin_db / 20)
+            self.verdicts[key] = any(b.peak >= louder or _is_copy(self.reader, a, b, rate, s) for b in rivals)
+        return self.verdicts[key]
 
 
-def bleed_onsets(session: Session, scans: dict[int, OnsetScan],
-                 settings: DetectorSettings = DetectorSettings()) -> dict[int, np.ndarray]:
-    """Per close mic (by track), the frames of its onsets (:meth:`OnsetScan.onsets`) that the bleed test of
-    :func:`hits_from_scans` gives to another drum: a hat's attack arriving in the kick mic, say. ``scans`` must have
-    been fed the mics' samples."""
-    attacks = {ti: scan.attacks() for ti, scan in sorted(scans.items()) if _places_hits(session.tracks[ti].role)}
-    close, distant = _strokes_heard(session, attacks, settings)
-    out: dict[int, np.ndarray] = {}
-    with SessionReader(session) as reader:
-        is_bleed = _BleedTest(reader, close + distant, settings)
-        for ti, found in attacks.items():
-            role = session.tracks[ti].role
-            if role not in CLOSE_ROLES:
-                continue
-            frames = scans[ti].onsets()
-            out[ti] = np.array([f for f, (position, peak) in zip(frames, found)
-                                if is_bleed(_Onset(ti, role, position, peak))], dtype=np.int64)
-    return out
-
-
-def _hits_from_attacks(session: Session, attacks: dict[int, list[tuple[int, float]]],
-                       settings: DetectorSettings) -> list[Hit]:
-    """The hits from each mic's onsets ((attack's first sample, peak) per onset, by track): strengths, same-drum
-    merging, the bleed test and the overheads' own hits. Sorted by position."""
+def _classic_pass(session: Session, scans: dict[int, OnsetScan], settings: DetectorSettings,
+                  with_bleed_onsets: bool) -> tuple[list[Hit], dict[int, np.ndarray]]:
+    """The hits from each mic's onsets: strengths, same-drum merging, the bleed test and the overheads' own hits
+    (sorted by position); with ``with_bleed_onsets``, also each close mic's onset frames that the bleed test gives
+    to another drum (else an empty dict)."""
     rate = session.sample_rate_hz
     ms = lambda v: round(v / 1000 * rate)  # noqa: E731
+    attacks = {ti: scan.attacks() for ti, scan in sorted(scans.items()) if _places_hits(session.tracks[ti].role)}
     close, distant = _strokes_heard(session, attacks, settings)
+    bleed: dict[int, np.ndarray] = {}
     with SessionReader(session) as reader:
         is_bleed = _BleedTest(reader, close + distant, settings)
         kept = [a for a in close if not is_bleed(a)]
@@ -528,4 +523,10 @@ def _hits_from_attacks(session: Session, attacks: dict[int, list[tuple[int, floa
             if hi > lo or o.strength < settings.overhead_min_strength:
                 continue
             hits.append(Hit(o.position, "cymbal", o.track, round(o.strength, 6), round(o.peak, 6)))
-    return sorted(hits, key=lambda h: (h.position, h.track))
+        if with_bleed_onsets:
+            for ti, found in attacks.items():
+                role = session.tracks[ti].role
+                if role in CLOSE_ROLES:
+                    bleed[ti] = np.array([f for f, (position, peak) in zip(scans[ti].onsets(), found)
+                                          if is_bleed(_Onset(ti, role, position, peak))], dtype=np.int64)
+    return sorted(hits, key=lambda h: (h.position, h.track)), bleed

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aligner.detect import (DetectorSettings, Hit, OnsetScan, bleed_onsets, hits_from_scans, level_rise, scan_mics,
-                            slope_peaks, refine_attack)
+from aligner.detect import (DetectorSettings, Hit, OnsetScan, hits_and_bleed_onsets, hits_from_scans, level_rise,
+                            scan_mics, slope_peaks, refine_attack)
 from aligner.roles import is_trigger
 from aligner.features import GRID_FEATURES, grid_features, hop_samples, role_vector, session_features
 from grid import SessionGrid
@@ -502,13 +502,15 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
     env_hop, hold = classic.frames(rate)
     scans = {ti: OnsetScan(env_hop, rate, classic) for ti in range(len(session.tracks))}  # fed in the same pass
     scan_mics(session, env_hop, scans, progress, loudness)
-    classic_hits = hits_from_scans(session, scans)
+    if settings.snap_past_bleed:
+        classic_hits, bleed_frames = hits_and_bleed_onsets(session, scans)
+    else:
+        classic_hits, bleed_frames = hits_from_scans(session, scans), {}
     classic_by_class = _classic_by_class(classic_hits)
     onsets_by_mic = [scans[ti].onsets() for ti in range(len(session.tracks))]
     own_onsets = list(onsets_by_mic)
-    if settings.snap_past_bleed:
-        for ti, frames in bleed_onsets(session, scans).items():
-            own_onsets[ti] = np.setdiff1d(onsets_by_mic[ti], frames)
+    for ti, frames in bleed_frames.items():
+        own_onsets[ti] = np.setdiff1d(onsets_by_mic[ti], frames)
     span = round(settings.own_mic_span_ms / 1000 * rate)
     before = round(settings.window_before_ms / 1000 * rate / env_hop)
     after = round(settings.window_after_ms / 1000 * rate / env_hop)
