@@ -201,7 +201,8 @@ def make_plan(session, events: list[Event], reader: SessionReader,
             continue
 
         if wanted < 0:  # overlap: shorten what comes before
-            cut, _, overlap = _earlier_cut(reader, unit.earliest, prev.strokes_latest, build, room, wanted, settings)
+            cut, overlap = _earlier_cut(reader, unit.earliest, prev.strokes_latest, cut, quiet, build, room, wanted,
+                                        settings)
             if overlap < -wanted:
                 split = _split_lead(reader, lead, prev.strokes_latest, build, room, wanted, settings)
                 if split is not None:
@@ -322,19 +323,17 @@ def _overlap_room(reader: SessionReader, before_latest: int, build: _Builder, cu
     return min(-wanted, max(cut - fade - keep_until, 0)), keep_until
 
 
-def _earlier_cut(reader: SessionReader, first: int, before_latest: int, build: _Builder, room: int, wanted: int,
-                 settings: PlannerSettings) -> tuple[int, bool, int]:
+def _earlier_cut(reader: SessionReader, first: int, before_latest: int, cut: int, quiet: bool, build: _Builder,
+                 room: int, wanted: int, settings: PlannerSettings) -> tuple[int, int]:
     """The cut before material whose earliest stroke is at ``first`` that is to move ``-wanted`` samples earlier
-    over the material before it (last stroke at ``before_latest``): the quietest point of the pre-roll, or a later
-    one there when that removes more of the material before.
+    over the material before it (last stroke at ``before_latest``): ``cut``, :func:`_cut_before`'s choice (in a
+    ``quiet`` pre-roll or not), or a later one in that pre-roll when that removes more of the material before.
 
     Returns
     -------
-    (int, bool, int)
-        The cut (samples), whether it is in a quiet pre-roll (see :func:`_cut_before`), and how far the move
-        earlier may go (samples, at most ``-wanted``).
+    (int, int)
+        The cut (samples) and how far the move earlier may go (samples, at most ``-wanted``).
     """
-    cut, quiet = _cut_before(reader, first, before_latest, room, settings)
     overlap, keep_until = _overlap_room(reader, before_latest, build, cut, wanted, settings)
     if quiet and overlap < -wanted:
         fade = max(1, ms2samples(settings.crossfade_ms, reader.session.sample_rate_hz))
@@ -342,7 +341,7 @@ def _earlier_cut(reader: SessionReader, first: int, before_latest: int, build: _
         more, _ = _overlap_room(reader, before_latest, build, later, wanted, settings)
         if more > overlap:
             cut, overlap = later, more
-    return cut, quiet, overlap
+    return cut, overlap
 
 
 def _split_lead(reader: SessionReader, lead: Event, before_latest: int, build: _Builder, room: int, wanted: int,
@@ -364,8 +363,11 @@ def _split_lead(reader: SessionReader, lead: Event, before_latest: int, build: _
         if strokes[k].position == strokes[k - 1].position:
             continue
         latest = max(before_latest, strokes[k - 1].position)
-        cut, quiet, overlap = _earlier_cut(reader, strokes[k].position, latest, build, room, wanted, settings)
-        if quiet and overlap == -wanted:
+        cut, quiet = _cut_before(reader, strokes[k].position, latest, room, settings)
+        if not quiet:
+            continue
+        cut, overlap = _earlier_cut(reader, strokes[k].position, latest, cut, quiet, build, room, wanted, settings)
+        if overlap == -wanted:
             return cut, k
     return None
 
