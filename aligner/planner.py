@@ -52,6 +52,10 @@ class PlannerSettings:
     guard_ms: float = 20.0  # after a stroke, its attack may still reach far mics: no cut or replay before this
     look_back_units: int = 8  # how many earlier decays may serve as gap filler
 
+    def fade_samples(self, rate: int) -> int:
+        """The crossfade's length at ``rate`` Hz (samples, at least 1)."""
+        return max(1, ms2samples(self.crossfade_ms, rate))
+
 
 @dataclass
 class _Unit:
@@ -167,7 +171,7 @@ def make_plan(session, events: list[Event], reader: SessionReader,
     """
     rate = session.sample_rate_hz
     length = session.length_samples
-    fade = max(1, ms2samples(settings.crossfade_ms, rate))
+    fade = settings.fade_samples(rate)
     guard = ms2samples(settings.guard_ms, rate)
 
     head = _Unit([], 0, cut=0)
@@ -286,7 +290,7 @@ def _cut_before(reader: SessionReader, first: int, before_latest: int, room: int
         room, the latest cut the pre-roll allows and False.
     """
     rate = reader.session.sample_rate_hz
-    fade = max(1, ms2samples(settings.crossfade_ms, rate))
+    fade = settings.fade_samples(rate)
     min_pre = ms2samples(settings.gap_preroll_ms if gap else settings.min_preroll_ms, rate)
     floor = max(before_latest + ms2samples(5, rate) + fade, room)
     hi = first - min_pre
@@ -311,7 +315,7 @@ def _overlap_room(reader: SessionReader, before_latest: int, build: _Builder, cu
     moves earlier: never within ``guard_ms`` of its last stroke (``before_latest``) or of an attack no detector
     reported, never into the open segment's fade-in. Returns that and the first sample it must keep."""
     rate = reader.session.sample_rate_hz
-    fade = max(1, ms2samples(settings.crossfade_ms, rate))
+    fade = settings.fade_samples(rate)
     guard = ms2samples(settings.guard_ms, rate)
     keep_until = max(before_latest + guard, build.src_start + build.fade_in)
     # a stroke no detector reported in the stretch the move would remove
@@ -336,7 +340,7 @@ def _earlier_cut(reader: SessionReader, first: int, before_latest: int, cut: int
     """
     overlap, keep_until = _overlap_room(reader, before_latest, build, cut, wanted, settings)
     if quiet and overlap < -wanted:
-        fade = max(1, ms2samples(settings.crossfade_ms, reader.session.sample_rate_hz))
+        fade = settings.fade_samples(reader.session.sample_rate_hz)
         later, _ = _cut_before(reader, first, before_latest, room, settings, not_before=keep_until + fade - wanted)
         more, _ = _overlap_room(reader, before_latest, build, later, wanted, settings)
         if more > overlap:
