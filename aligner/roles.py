@@ -1,7 +1,8 @@
 """Mic roles from track names: which drum a close mic belongs to, and which mics are overheads or rooms.
 
 Names are matched case-insensitively on their words ("Snare Bottom", "SN_btm", "OHL", "KdrumR", "Tom 2"). A name that
-matches nothing is ``other`` (with a warning): such mics are edited like every other but never place a hit.
+matches nothing is ``other`` (with a warning): such mics are edited like every other but never place a hit, unless
+no mic of the session is a close mic or an overhead (then the neural detector places strokes on any mic).
 ``--mic-role "Mic 3=snare"`` overrides the guess.
 """
 from __future__ import annotations
@@ -111,13 +112,18 @@ def assign_roles(session: Session, overrides: dict[str, str] | None = None) -> S
     if unknown:
         raise NbdError(f"--mic-role names no track of this session: {', '.join(unknown)} "
                        f"(tracks: {', '.join(t.name for t in session.tracks)})", session.path)
-    tracks = []
-    for t in session.tracks:
-        role = overrides.get(t.name.lower()) or role_from_name(t.name)
-        if role == "other" and t.name.lower() not in overrides:
+    tracks = [replace(t, role=overrides.get(t.name.lower()) or role_from_name(t.name)) for t in session.tracks]
+    unnamed = [t.name for t in tracks if t.role == "other" and t.name.lower() not in overrides]
+    if not any(t.role in CLOSE_ROLES or t.role == "overhead" for t in tracks):
+        # one warning for the whole session: a folder of "Audio 1" … "Audio 12" is a likely export
+        log.warning("%s: no mic is named as a drum's close mic or an overhead (%s): the classic detector finds no "
+                    "hits, and the neural detector places strokes on whichever mic hears them first but may take "
+                    "one drum for another (use --mic-role \"%s=kick\" etc.)",
+                    session.path, ", ".join(t.name for t in tracks), tracks[0].name if tracks else "NAME")
+    else:
+        for name in unnamed:
             log.warning("%s: mic %r has no recognised role; it is edited but never places a hit "
-                        "(use --mic-role \"%s=snare\" etc.)", session.path, t.name, t.name)
-        tracks.append(replace(t, role=role))
+                        "(use --mic-role \"%s=snare\" etc.)", session.path, name, name)
     return replace(session, tracks=tuple(tracks))
 
 

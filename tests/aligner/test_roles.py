@@ -28,6 +28,17 @@ def test_overrides_win_and_unknown_names_warn(tmp_path, caplog):
     assert "Mic 4" in caplog.text and "no recognised role" in caplog.text
 
 
+def test_a_session_with_no_drum_names_gets_one_warning_that_says_what_each_detector_does(tmp_path, caplog):
+    for k in range(1, 4):
+        write_audio(tmp_path / f"Audio {k}.wav", noise(100))
+    session = assign_roles(read_session(tmp_path))
+    assert [t.role for t in session.tracks] == ["other"] * 3
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings
+    assert "no mic is named" in warnings[0] and "Audio 1, Audio 2, Audio 3" in warnings[0]
+    assert "classic detector finds no hits" in warnings[0] and "--mic-role" in warnings[0]
+
+
 def test_override_for_a_missing_track_is_an_error(tmp_path):
     write_audio(tmp_path / "Kick.wav", noise(100))
     with pytest.raises(NbdError, match="names no track"):
