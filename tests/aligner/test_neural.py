@@ -606,3 +606,25 @@ def test_a_soft_kick_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hat
     assert len(after_hat) == 10
     assert within_1_ms(NeuralSettings()) >= 8
     assert within_1_ms(replace(NeuralSettings(), snap_past_bleed=())) <= 6
+
+
+def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_the_snares_arrival(tmp_path):
+    # Validation seed 500009: a kick mic 6 dB from the rest of the kit, soft kicks (velocity 29-36) 5-30 ms after
+    # ghost snares. Where the kick mic has no onset of the kick's own, the largest level rise near the model's frame
+    # was the snare arriving in the kick mic, up to 10 ms early. Such arrivals (onsets the classic bleed test gives
+    # to another drum) no longer count as the kick's rise: of the 18 kicks played within 20 ms after another drum,
+    # 4 were placed within 1 ms of their attack; 7 now.
+    from dataclasses import replace
+
+    syn, swing, session, grid = _validation_session(tmp_path, 9)
+    rate = syn.config.sample_rate_hz
+    after_other = [st for st in syn.strokes if st.drum == "kick" and any(
+        other.drum != "kick" and 0 < st.sample - other.sample < rate // 50 for other in syn.strokes)]
+
+    def within_1_ms(settings: NeuralSettings) -> int:
+        hits = neural_hits(session, grid, "1/16", swing, settings=settings)
+        return len(_found(hits, after_other, "kick", rate // 1000))
+
+    assert len(after_other) == 18
+    assert within_1_ms(NeuralSettings()) >= 7
+    assert within_1_ms(replace(NeuralSettings(), rise_past_bleed=())) <= 4
