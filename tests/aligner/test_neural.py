@@ -612,8 +612,8 @@ def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_t
     # Validation seed 500009: a kick mic 6 dB from the rest of the kit, soft kicks (velocity 29-36) 5-30 ms after
     # ghost snares. Where the kick mic has no onset of the kick's own, the largest level rise near the model's frame
     # was the snare arriving in the kick mic, up to 10 ms early. Such arrivals (onsets the classic bleed test gives
-    # to another drum) no longer count as the kick's rise: of the 18 kicks played within 20 ms after another drum,
-    # 4 were placed within 1 ms of their attack; 7 now.
+    # to another drum) no longer count as the kick's rise where another frame rises: of the 18 kicks played within
+    # 20 ms after another drum, 4 were placed within 1 ms of their attack; 6 now.
     from dataclasses import replace
 
     syn, swing, session, grid = _validation_session(tmp_path, 9)
@@ -626,5 +626,5 @@ def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_t
         return len(_found(hits, after_other, "kick", rate // 1000))
 
     assert len(after_other) == 18
-    assert within_1_ms(NeuralSettings()) >= 7
+    assert within_1_ms(NeuralSettings()) >= 6
     assert within_1_ms(replace(NeuralSettings(), rise_past_bleed=())) <= 4
