@@ -3,7 +3,7 @@
 - A stroke goes to its nearest line moved by the detector's ``line_shift`` (the neural detector's call for strokes
   played more than half a step off; 0 from the classic detector), except a flam's grace note, which joins its main
   stroke (a softer stroke of the same drum followed within the flam window — the smaller of 35 ms and 0.3 × the grid
-  step — by a louder one).
+  step — by a louder one). Kicks have no flams (:data:`NO_FLAMS`).
 - The anchor is the stroke an editor lines up: kick and snare first, then toms, hats, cymbals; ties go to the
   earliest; never a grace note, and a ghost note only when the event has nothing else.
 - The target of the anchor is ``source + strength · (line − source)``. Events closer than ``exclude_within_pct`` % of
@@ -22,7 +22,12 @@ from aligner.detect import Hit
 from aligner.roles import ANCHOR_PRIORITY
 from grid import GridLine, SessionGrid, grid_lines, line_samples, ms2samples, round_half_up
 
-__all__ = ["EventSettings", "Event", "make_events", "parse_bar_ranges"]
+__all__ = ["NO_FLAMS", "EventSettings", "Event", "make_events", "parse_bar_ranges"]
+
+#: Drums played with one beater: a louder second stroke just after a kick is not the main stroke of a flam but, far
+#: more often, another drum's bleed taken for a kick (a hat 23 ms after a soft kick in a kick mic that hears the hat
+#: nearly as loud). The earlier kick keeps its own line and can anchor its event.
+NO_FLAMS = ("kick",)
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,7 @@ def make_events(hits: list[Hit], grid: SessionGrid, length_samples: int, setting
         for j in range(i + 1, len(hits)):
             if hits[j].position - hits[i].position > window:
                 break
-            if hits[j].drum == hits[i].drum and hits[j].strength > hits[i].strength:
+            if hits[j].drum == hits[i].drum and hits[i].drum not in NO_FLAMS and hits[j].strength > hits[i].strength:
                 line_of[i] = line_of[j]
                 grace_idx.add(i)
                 break

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aligner.events import NO_FLAMS
 from aligner.synth import Stroke, SynthConfig, SynthSession
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 
@@ -191,9 +192,12 @@ def gmd_strokes(midi_path: str | Path, rate: int, origin: int, length: int, divi
 
 def _mark_flam_graces(strokes: list[Stroke], lines: np.ndarray, rate: int) -> list[Stroke]:
     """A softer stroke followed on its line by a louder one of the same drum within the flam window (the smaller of
-    35 ms and 0.3 of the grid step, nbd's convention) is that stroke's grace note: not the event's anchor."""
+    35 ms and 0.3 of the grid step, nbd's convention) is that stroke's grace note: not the event's anchor. Kicks
+    have no grace notes (:data:`aligner.events.NO_FLAMS`)."""
     marked = list(strokes)
     for i, st in enumerate(strokes):
+        if st.drum in NO_FLAMS:
+            continue
         k = int(np.searchsorted(lines, st.line_sample))
         step = float(lines[min(k + 1, len(lines) - 1)] - lines[max(k - 1, 0)]) / 2
         window = min(0.035 * rate, 0.3 * step)

@@ -90,6 +90,24 @@ def test_flam_grace_notes_join_their_main_stroke(aligned):
         assert abs(event.anchor.position - g.sample) > 48  # the grace note is never the anchor
 
 
+def test_a_louder_kick_just_after_a_kick_does_not_make_the_first_one_a_grace_note():
+    # A kick pedal plays no flams: a louder "kick" 23 ms after a soft one is another drum's bleed taken for a kick
+    # (validation seed 500010: a hat in a kick mic that hears it nearly as loud). The played kick anchors its event;
+    # a soft snare before a loud one on the same line is still a flam's grace note.
+    from aligner.detect import Hit
+    from aligner.events import EventSettings, make_events
+    from grid import TempoMap
+
+    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
+    step = 6000  # a 16th at 120 BPM
+    kick, bleed = 4 * step - 2100, 4 * step - 1000
+    hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(kick, "kick", 0, 0.4, 0.2), Hit(bleed, "kick", 0, 0.6, 0.3),
+            Hit(8 * step - 1000, "snare", 1, 0.3, 0.1), Hit(8 * step, "snare", 1, 1.0, 0.5)]
+    events = make_events(hits, grid, 48000 * 4, EventSettings())
+    assert [(e.line.sample, e.anchor.position, len(e.grace)) for e in events] == [
+        (0, 0, 0), (4 * step, kick, 0), (8 * step, 8 * step, 1)]
+
+
 def test_crossfades_never_cover_a_transient(aligned):
     syn, _, plan, _ = aligned
     strokes = np.array(sorted(st.sample for st in syn.strokes))

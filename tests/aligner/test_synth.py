@@ -73,7 +73,8 @@ def test_same_seed_same_bytes(tmp_path):
 
 def test_real_take_truth_marks_a_drags_softer_first_stroke_as_its_grace_note(tmp_path):
     """GMD truth follows nbd's event convention: a softer stroke followed on its line by a louder one of the same
-    drum within the flam window is a grace note (never the anchor); farther apart, both are strokes."""
+    drum within the flam window is a grace note (never the anchor); farther apart, both are strokes; kicks have no
+    grace notes."""
     import mido
 
     from aligner.realkit import gmd_strokes
@@ -85,7 +86,7 @@ def test_real_take_truth_marks_a_drags_softer_first_stroke_as_its_grace_note(tmp
     track.append(mido.MetaMessage("set_tempo", tempo=500000))  # 120 BPM: a 16th is 125 ms, the window 35 ms
     # beat 2: a grace 20 ms (19 ticks) before the main stroke; beat 3: two snares 40 ms apart (outside the window)
     notes = [(480 - 19, 38, 40), (480, 38, 110), (960 - 19, 36, 100), (960, 38, 90), (1440 - 38, 38, 40),
-             (1440, 38, 110)]
+             (1440, 38, 110), (1920 - 19, 36, 40), (1920, 36, 110)]
     now = 0
     for tick, note, velocity in notes:
         track.append(mido.Message("note_on", note=note, velocity=velocity, time=tick - now))
@@ -97,7 +98,8 @@ def test_real_take_truth_marks_a_drags_softer_first_stroke_as_its_grace_note(tmp
     kinds = [(round(s.sample / rate * 1000), s.drum, s.kind) for s in strokes]
     assert kinds[:2] == [(480, "snare", "flam_grace"), (500, "snare", "normal")]
     assert [k for _, d, k in kinds[2:4]] == ["normal", "normal"]  # a kick before a snare is not a grace note
-    assert [k for _, _, k in kinds[4:]] == ["ghost", "normal"]  # 40 ms apart: a stroke of its own
+    assert [k for _, _, k in kinds[4:6]] == ["ghost", "normal"]  # 40 ms apart: a stroke of its own
+    assert [k for _, _, k in kinds[6:]] == ["normal", "normal"]  # a kick pedal plays no flams
     anchors = truth_events(strokes)
     assert anchors[strokes[1].line_sample] is strokes[1]  # the main stroke, not the grace note
 
