@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from aligner.loudness import LoudnessMeter
-from aligner.roles import CLOSE_ROLES
+from aligner.roles import CLOSE_ROLES, places_hits
 from aligner.threads import locked, map_in_threads
 from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
@@ -430,7 +430,7 @@ def detect_hits(session: Session, settings: DetectorSettings = DetectorSettings(
     """
     rate = session.sample_rate_hz
     hop = settings.frames(rate)[0]
-    scans = {ti: OnsetScan(hop, rate, settings) for ti, t in enumerate(session.tracks) if _places_hits(t.role)}
+    scans = {ti: OnsetScan(hop, rate, settings) for ti, t in enumerate(session.tracks) if places_hits(t.role)}
     scan_mics(session, hop, scans, progress, loudness)
     return hits_from_scans(session, scans, settings)
 
@@ -449,11 +449,6 @@ def hits_and_bleed_onsets(session: Session, scans: dict[int, OnsetScan], setting
     the same bleed test gives to another drum (a hat's attack arriving in the kick mic, say), from one pass: each
     onset is bleed-tested once."""
     return _classic_pass(session, scans, settings, with_bleed_onsets=True)
-
-
-def _places_hits(role: str) -> bool:
-    """Close mics and overheads place hits; rooms and unknown mics never do."""
-    return role in CLOSE_ROLES or role == "overhead"
 
 
 def _strokes_heard(session: Session, attacks: dict[int, list[tuple[int, float]]],
@@ -508,7 +503,7 @@ def _classic_pass(session: Session, scans: dict[int, OnsetScan], settings: Detec
     to another drum (else an empty dict)."""
     rate = session.sample_rate_hz
     ms = lambda v: round(v / 1000 * rate)  # noqa: E731
-    attacks = {ti: scan.attacks() for ti, scan in sorted(scans.items()) if _places_hits(session.tracks[ti].role)}
+    attacks = {ti: scan.attacks() for ti, scan in sorted(scans.items()) if places_hits(session.tracks[ti].role)}
     close, distant = _strokes_heard(session, attacks, settings)
     bleed: dict[int, np.ndarray] = {}
     with SessionReader(session) as reader:

@@ -290,17 +290,17 @@ def _attack_frame(rise: _Rises, onsets: np.ndarray, centre: int, lo: int, hi: in
     nearest ``centre`` wins, at a rise of at least 9 dB (its threshold); without one, the first frame within 3 dB of
     the largest rise (:func:`aligner.detect.level_rise`), or ``centre`` where no frame rises ``faint_db``. Onset
     frames in ``bleed`` (another drum's attack arriving in this mic) and the frames beside them are no such rise
-    where another frame rises ``faint_db``.
-    The first two frames, which have no past, are not looked at; the next ones compare with what past they have (a
-    session exported from its first downbeat starts on a stroke).
+    where another frame rises ``faint_db``. The first two frames, which have no past, are not looked at; the next
+    ones compare with what past they have (a session exported from its first downbeat starts on a stroke).
     """
     lo, hi = max(lo, 2), min(hi, len(rise) - 1)
     if hi <= lo:
         return lo, 0.0
     window = rise[lo:hi]
-    if bleed is not None and np.any((bleed >= lo - 1) & (bleed < hi + 1)):
+    arrivals = _NONE if bleed is None else bleed[(bleed >= lo - 1) & (bleed < hi + 1)]
+    if len(arrivals):
         masked = window.copy()
-        for b in bleed[(bleed >= lo - 1) & (bleed < hi + 1)]:  # a rise shows in the frames around its onset
+        for b in arrivals:  # a rise shows in the frame before its onset and the one after too
             masked[max(0, b - 1 - lo):max(0, b + 2 - lo)] = -np.inf
         if masked.max() >= faint_db:  # else the drum struck with the other (a kick under a crash): keep that rise
             window = masked

@@ -14,7 +14,7 @@ from dataclasses import replace
 from nbd_errors import NbdError
 from session_io.session import Session
 
-__all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "role_from_name", "is_trigger",
+__all__ = ["CLOSE_ROLES", "DISTANT_ROLES", "ROLES", "ANCHOR_PRIORITY", "places_hits", "role_from_name", "is_trigger",
            "parse_role_overrides", "assign_roles", "gm_drum_note"]
 
 log = logging.getLogger("nbd")
@@ -27,6 +27,12 @@ ROLES = CLOSE_ROLES + DISTANT_ROLES + ("other",)
 
 #: Which stroke of an event an editor lines up: lower first (kick and snare equal, then toms, hats, cymbals).
 ANCHOR_PRIORITY = {"kick": 0, "snare": 0, "tom": 1, "hihat": 2, "ride": 3, "crash": 3, "cymbal": 3, "other": 4}
+
+
+def places_hits(role: str) -> bool:
+    """Whether the classic detector places hits from a mic of ``role``: close mics and overheads; rooms and unknown
+    mics never do."""
+    return role in CLOSE_ROLES or role == "overhead"
 
 
 def _words(name: str) -> list[str]:
@@ -114,12 +120,12 @@ def assign_roles(session: Session, overrides: dict[str, str] | None = None) -> S
                        f"(tracks: {', '.join(t.name for t in session.tracks)})", session.path)
     tracks = [replace(t, role=overrides.get(t.name.lower()) or role_from_name(t.name)) for t in session.tracks]
     unnamed = [t.name for t in tracks if t.role == "other" and t.name.lower() not in overrides]
-    if not any(t.role in CLOSE_ROLES or t.role == "overhead" for t in tracks):
+    if tracks and not any(places_hits(t.role) for t in tracks):
         # one warning for the whole session: a folder of "Audio 1" … "Audio 12" is a likely export
         log.warning("%s: no mic is named as a drum's close mic or an overhead (%s): the classic detector finds no "
                     "hits, and the neural detector places strokes on whichever mic hears them first but may take "
                     "one drum for another (use --mic-role \"%s=kick\" etc.)",
-                    session.path, ", ".join(t.name for t in tracks), tracks[0].name if tracks else "NAME")
+                    session.path, ", ".join(t.name for t in tracks), tracks[0].name)
     else:
         for name in unnamed:
             log.warning("%s: mic %r has no recognised role; it is edited but never places a hit "
