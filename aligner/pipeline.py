@@ -291,6 +291,9 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
         result.events_moved = sum(1 for s in plan.segments if s.shift_samples != 0)
     else:
         plan, events = align(session, grid, config, progress, input_loudness)
+        if not events:  # finished, but nothing edited: say so, or the outputs look like a done job
+            log.warning("%s: the %s detector found no strokes: the stems are the session unchanged (silent mics, or "
+                        "mics whose names say no drum: see --mic-role)", path, config.detector)
         result.plan_source = config.detector
         result.events = len(events)
         result.events_moved = sum(1 for e in events if e.shift != 0)

@@ -168,6 +168,17 @@ def test_smpte_tempo_map_fails_with_exit_1_naming_the_file(example, tmp_path):
     assert f"{tmp_path / 'smpte.mid'}: SMPTE-timed MIDI file" in result.output
 
 
+@pytest.mark.parametrize("detector", ["classic", "neural"])
+def test_a_session_with_no_strokes_finishes_with_a_warning_not_as_a_silent_done_job(tmp_path, detector):
+    (tmp_path / "silent").mkdir()
+    for name in ("Kick", "Snare"):
+        write_audio(tmp_path / "silent" / f"{name}.wav", np.zeros((48000 * 2, 1)))
+    result = nbd(tmp_path / "silent", "--bpm", "120", "--detector", detector, "-o", tmp_path / "out")
+    assert result.exit_code == 0
+    assert f"{tmp_path / 'silent'}: the {detector} detector found no strokes" in result.output
+    assert np.array_equal(_audio(tmp_path / "out" / "stems" / "Kick.wav"), _audio(tmp_path / "silent" / "Kick.wav"))
+
+
 def test_bad_midi_offset_fails_the_session(example, tmp_path):
     result = nbd(example, "--tempo-map", example / "song.mid", "--midi-offset", "soon", "-o", tmp_path / "o")
     assert result.exit_code == 1 and "not a position" in result.output
