@@ -54,7 +54,7 @@ class PlannerSettings:
     # An attack this soon after a stroke is that stroke reaching a far mic (MuldjordKit's rooms hear the kit 7-13 ms
     # late), which the guard already covers: it adds no guard of its own where a move earlier removes material. On
     # the 10 real-kit validation takes, with trigger pulses ignored too: anchors within 1 ms 96.2 -> 96.7 % (neural),
-    # 94.7 -> 95.2 % (classic); generated sessions and strokes played twice equal.
+    # 94.7 -> 95.2 % (classic); generated sessions and strokes played twice equal; 10 and 16 ms the same as 13.
     arrival_ms: float = 13.0
     look_back_units: int = 8  # how many earlier decays may serve as gap filler
 
