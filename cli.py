@@ -38,9 +38,10 @@ class _OneLineFormatter(logging.Formatter):
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLineFormatter())
+    handler.setLevel(logging.ERROR if quiet else logging.NOTSET)  # quiet on the terminal; reports keep warnings
     log.handlers[:] = [handler]
     log.propagate = False
-    log.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _parse_meter(text: str) -> tuple[int, int]:
@@ -224,6 +225,7 @@ def _write_index(out: Path, jobs, results) -> None:
         report = Path(job.out_dir) / "report.html"
         rows.append({"name": r.name, "status": "skipped" if r.plan_source == "skipped" else "done" if r.ok else "failed",
                      "events_moved": r.events_moved if r.ok else "", "doubtful": r.doubtful_events if r.ok else "",
+                     "warnings": len(r.warnings) if r.ok and r.plan_source != "skipped" else "",
                      "report": os.path.relpath(report, out) if report.exists() else None, "error": r.error})
     try:
         write_index(out, rows)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
 from aligner.config import AlignConfig
-from aligner.pipeline import SessionResult, run_session
+from aligner.pipeline import SessionResult, run_session, warnings_kept
 from grid import TempoMap, read_tempo_map
 from nbd_errors import NbdError, TempoMapError
 
@@ -110,10 +110,13 @@ def job_key(job: Job) -> str:
 def run_job(job: Job, progress=None) -> SessionResult:
     """Run one job, turning every error into a failed result (so a batch always goes on)."""
     out = Path(job.out_dir) if job.out_dir is not None else None
+    warnings: list[str] = []  # the tempo map's too (no tempo event, no meter): the session's report lists them
     try:
         tempo = job.tempo or TempoSpec(midi_path=str(find_tempo_map(job.path)))
-        return run_session(Path(job.path), tempo.load(), job.config, out,
-                           Path(job.plan_path) if job.plan_path else None, job.dry_run, progress, job.name)
+        with warnings_kept(warnings):
+            tempo_map = tempo.load()
+        return run_session(Path(job.path), tempo_map, job.config, out,
+                           Path(job.plan_path) if job.plan_path else None, job.dry_run, progress, job.name, warnings)
     except NbdError as e:
         return SessionResult(job.name, Path(job.path), out, ok=False, error=str(e))
     except Exception as e:  # a bug: still one line, and the batch goes on

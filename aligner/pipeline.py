@@ -37,7 +37,7 @@ from session_io.stems import PART_SUFFIX
 log = logging.getLogger("nbd")
 
 __all__ = ["SessionResult", "ProgressFactory", "place_grid", "make_placeholder_plan", "align", "events_table",
-           "run_session"]
+           "warnings_kept", "run_session"]
 
 #: Makes a progress reporter: called with (label, total frames), returns a context manager whose value is a callable
 #: taking the frames just done.
@@ -68,6 +68,7 @@ class SessionResult:
     loudness_flags: list[str] = field(default_factory=list)
     aaf: bool = False
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # logged while it ran; its report.html and edits.json list them
 
     def to_json(self) -> dict:
         """JSON-ready summary."""
@@ -237,6 +238,7 @@ def run_session(
     dry_run: bool = False,
     progress: ProgressFactory | None = None,
     name: str | None = None,
+    warnings: list[str] | None = None,
 ) -> SessionResult:
     """Process one session.
 
@@ -255,6 +257,9 @@ def run_session(
     progress : ProgressFactory, optional
     name : str, optional
         Session name for messages; defaults to the folder or file name.
+    warnings : list of str, optional
+        Warnings given for this session before (reading its tempo map, :func:`warnings_kept`); those given while it
+        runs are added, and the result, its ``report.html`` and its ``edits.json`` list them all.
 
     Returns
     -------
@@ -266,18 +271,42 @@ def run_session(
         Anything wrong with the inputs or the outputs, naming the file.
     """
     reuse_freed_memory()
-    with tempfile.TemporaryDirectory(prefix="nbd-") as workdir, blas_on_one_thread():  # AAF tracks flattened here
-        return _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, Path(workdir))
+    warnings = [] if warnings is None else warnings
+    with (tempfile.TemporaryDirectory(prefix="nbd-") as workdir, blas_on_one_thread(),  # AAF tracks flattened here
+          warnings_kept(warnings)):
+        return _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, Path(workdir),
+                            warnings)
 
 
-def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, workdir) -> SessionResult:
+@contextlib.contextmanager
+def warnings_kept(into: list[str]):
+    """Append to ``into`` the message of every warning the ``nbd`` logger gives while the block runs, whatever the
+    terminal shows (``-q``): by morning an overnight batch's terminal is gone, so each session's report lists its
+    own. Warnings logged with ``extra={"session_warning": False}`` (about the machine, with the same outputs) are
+    left out."""
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if getattr(record, "session_warning", True):
+                into.append(record.getMessage())
+
+    keep = _Keep(logging.WARNING)
+    log.addHandler(keep)
+    try:
+        yield
+    finally:
+        log.removeHandler(keep)
+
+
+def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress, name, workdir,
+                 warnings: list[str]) -> SessionResult:
     started = time.monotonic()
     session = read_session(path, workdir=workdir, media_dirs=[Path(d) for d in config.media_dirs],
                            skip_missing=config.skip_missing)
     session = assign_roles(session, parse_role_overrides(config.mic_roles))
     result = SessionResult(name or session.name, Path(path), out_dir, sample_rate_hz=session.sample_rate_hz,
                            length_samples=session.length_samples, files=len(session.sources),
-                           channels=session.channel_count)
+                           channels=session.channel_count, warnings=warnings)
     try:
         grid = place_grid(session, tempo_map, config)
         lines = grid_lines(grid, 0, session.length_samples, config.grid, config.swing_pct)
@@ -311,6 +340,9 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
         _refuse_overwriting_inputs(session, out_dir)
         total = sum(s.frames for s in session.sources)
         wav_media = aaf_media_linkable(session)
+        if config.write_aaf and not wav_media:
+            log.warning("%s: no edit.aaf: it links WAV media and this session has %s files", path,
+                        sorted({src.container for src in session.sources}))
         aaf_beside = (config.write_aaf and wav_media and not aaf_links_stems(session, config.aaf_embed)
                       and len(plan.segments) * session.channel_count >= AAF_BESIDE_CLIPS)
         with OutputSet(out_dir) as outputs, contextlib.ExitStack() as beside:
@@ -331,16 +363,13 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
             result.loudness_flags = [f"{row.name}: {row.change_lu:+.2f} LU" for row in loudness
                                      if row.change_lu is not None and abs(row.change_lu) > LOUDNESS_FLAG_LU]
             write_report(outputs.partial / "report.html", session, grid, plan, events, doubtful_rows, loudness,
-                         report.clipped_samples)
+                         report.clipped_samples, warnings)
             if aaf_job is not None:
                 aaf_job.wait()
                 result.aaf = True
             elif config.write_aaf and wav_media:
                 write_edit_aaf(*aaf_args, embed=config.aaf_embed)
                 result.aaf = True
-            elif config.write_aaf:
-                log.warning("%s: no edit.aaf: it links WAV media and this session has %s files", path,
-                            sorted({src.container for src in session.sources}))
             write_edits_json(outputs.partial / "edits.json", {
                 "session": session.to_json(),
                 "options": config.to_json(),
@@ -355,6 +384,7 @@ def _run_session(path, tempo_map, config, out_dir, plan_path, dry_run, progress,
                 "hits": hits_rows,
                 "doubtful_events": doubtful_rows,
                 "render": {"clipped_samples": report.clipped_samples},
+                "warnings": list(warnings),
             })
             outputs.commit()
     result.ok = True

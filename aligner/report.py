@@ -114,8 +114,10 @@ def _fmt(value, digits=1) -> str:
 
 
 def write_report(path: Path, session: Session, grid: SessionGrid, plan: EditPlan, events: list[Event],
-                 doubtful_rows: list[dict], loudness: list[LoudnessRow], clipped: dict[str, int]) -> None:
-    """Write one session's ``report.html`` (self-contained; see the module docstring)."""
+                 doubtful_rows: list[dict], loudness: list[LoudnessRow], clipped: dict[str, int],
+                 warnings: list[str] = ()) -> None:
+    """Write one session's ``report.html`` (self-contained; see the module docstring); ``warnings`` are the
+    messages logged while the session ran, listed first."""
     rate = session.sample_rate_hz
     moved = [e for e in events if e.shift]
     worst_before = max((abs(e.anchor.position - e.line.sample) / rate * 1000 for e in events), default=0.0)
@@ -131,6 +133,9 @@ def write_report(path: Path, session: Session, grid: SessionGrid, plan: EditPlan
              f"<style>{_STYLE}</style></head><body>",
              f"<h1>{html.escape(session.name)}</h1><div class='facts muted'>"
              + "".join(f"<span>{html.escape(f)}</span>" for f in facts) + "</div>"]
+    if warnings:
+        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='flag'>{html.escape(w)}</li>" for w in warnings)
+                     + "</ul>")
     if events:
         parts.append(f"<h2>Timing against the grid</h2>{_timing_plot(events, plan, grid)}")
         parts.append(f"<h2>Moves by bar</h2>{_bars_plot(events, rate)}")
@@ -162,18 +167,20 @@ def write_report(path: Path, session: Session, grid: SessionGrid, plan: EditPlan
 
 
 def write_index(out_dir: Path, rows: list[dict]) -> Path:
-    """``out_dir/index.html``: one row per session (name, status, events moved, doubtful, link to its report),
+    """``out_dir/index.html``: one row per session (name, status, events moved, doubtful, warnings, link to its report),
     written aside and renamed into place."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [f"<!doctype html><html><head><meta charset='utf-8'><title>nbd — sessions</title><style>{_STYLE}"
              "</style></head><body><h1>Sessions</h1><table><tr><th>session</th><th>status</th>"
-             "<th class='num'>events moved</th><th class='num'>doubtful</th><th>report</th><th>error</th></tr>"]
+             "<th class='num'>events moved</th><th class='num'>doubtful</th><th class='num'>warnings</th>"
+             "<th>report</th><th>error</th></tr>"]
     for r in rows:
         status_class = "ok" if r["status"] in ("done", "skipped") else "flag"
         report = (f"<a href='{html.escape(r['report'])}'>report</a>" if r.get("report") else "")
         lines.append(f"<tr><td>{html.escape(r['name'])}</td><td class='{status_class}'>{html.escape(r['status'])}</td>"
                      f"<td class='num'>{r.get('events_moved', '')}</td><td class='num'>{r.get('doubtful', '')}</td>"
+                     f"<td class='num{' flag' if r.get('warnings') else ''}'>{r.get('warnings', '')}</td>"
                      f"<td>{report}</td><td class='muted'>{html.escape(r.get('error') or '')}</td></tr>")
     lines.append("</table></body></html>")
     target = out_dir / "index.html"

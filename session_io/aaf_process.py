@@ -91,7 +91,9 @@ class AafWriterProcess:
                 if self._proc.returncode != 0 else None
         self._folder.cleanup()
         if failure is not None:
-            log.warning("%s: the process writing it failed (%s); writing it again here", self._job["path"], failure)
+            # about this machine, not the session: the file written here is the same, so no report keeps this
+            log.warning("%s: the process writing it failed (%s); writing it again here", self._job["path"], failure,
+                        extra={"session_warning": False})
             _write(self._job)
 
     def __enter__(self) -> "AafWriterProcess":

@@ -1,5 +1,6 @@
 """The nbd command end to end on generated sessions: outputs, exit codes, error lines, inputs untouched."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -177,6 +178,34 @@ def test_a_session_with_no_strokes_finishes_with_a_warning_not_as_a_silent_done_
     assert result.exit_code == 0
     assert f"{tmp_path / 'silent'}: the {detector} detector found no strokes" in result.output
     assert np.array_equal(_audio(tmp_path / "out" / "stems" / "Kick.wav"), _audio(tmp_path / "silent" / "Kick.wav"))
+
+
+def test_a_sessions_warnings_are_in_its_report_edits_json_and_the_index_even_when_quiet(example, tmp_path):
+    # an overnight batch's terminal is gone by morning: what was warned about must be in the outputs
+    odd = tmp_path / "odd" / "take2"
+    shutil.copytree(example, odd)
+    frames = sf.info(str(next(odd.glob("*.wav")))).frames
+    write_audio(odd / "Mystery.wav", noise(frames, level=0.01))
+    result = nbd(example, odd, "--tempo-map", example / "song.mid", "-q", "-o", tmp_path / "out")
+    assert result.exit_code == 0 and "Mystery" not in result.output  # -q: nothing on the terminal
+    doc = json.loads((tmp_path / "out" / "take2" / "edits.json").read_text())
+    assert [w for w in doc["warnings"] if "'Mystery' has no recognised role" in w]
+    report = (tmp_path / "out" / "take2" / "report.html").read_text()
+    assert "<h2>Warnings</h2>" in report and "Mystery" in report
+    assert "<h2>Warnings</h2>" not in (tmp_path / "out" / "take1" / "report.html").read_text()
+    index = (tmp_path / "out" / "index.html").read_text()
+    rows = {name: row for name, row in re.findall(r"<tr><td>(take\d)</td>(.*?)</tr>", index)}
+    assert re.search(r"<td class='num flag'>1</td>", rows["take2"]) and "<td class='num'>0</td>" in rows["take1"]
+
+
+def test_a_tempo_maps_warnings_are_in_each_sessions_edits_json(example, tmp_path):
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))  # no time signature
+    mid.save(tmp_path / "no-meter.mid")
+    result = nbd(example, "--tempo-map", tmp_path / "no-meter.mid", "-o", tmp_path / "out")
+    assert result.exit_code == 0
+    doc = json.loads((tmp_path / "out" / "edits.json").read_text())
+    assert doc["warnings"] == [f"{tmp_path / 'no-meter.mid'}: no time signature; assuming 4/4 (the MIDI default)"]
 
 
 def test_bad_midi_offset_fails_the_session(example, tmp_path):
