@@ -258,6 +258,9 @@ def _print_summary(results, dry_run: bool, verbose: bool) -> None:
         )
         for flag in r.loudness_flags:
             click.echo(f"        loudness changed over 0.5 LU: {flag}")
+        if r.warnings:  # given while it ran, long scrolled away in a batch
+            click.echo(f"        {len(r.warnings)} warning{'s' if len(r.warnings) > 1 else ''}, listed in its "
+                       "report.html and edits.json")
         shown = r.doubtful if verbose else r.doubtful[:10]
         for line in shown:
             click.echo(f"        doubtful {line}")
@@ -266,13 +269,16 @@ def _print_summary(results, dry_run: bool, verbose: bool) -> None:
     if len(results) > 1:
         width = max(len("session"), *(len(r.name) for r in results))
         click.echo("")
-        click.echo(f"{'session':<{width}}  {'status':<8}  {'events moved':>12}  {'doubtful':>8}  {'time':>8}")
+        click.echo(f"{'session':<{width}}  {'status':<8}  {'events moved':>12}  {'doubtful':>8}  {'warnings':>8}  "
+                   f"{'time':>8}")
         for r in results:
             status = "skipped" if r.plan_source == "skipped" else "done" if r.ok else "FAILED"
-            moved = f"{r.events_moved}" if r.ok and status == "done" else "-"
-            doubtful = f"{r.doubtful_events}" if r.ok and status == "done" else "-"
+            done = r.ok and status == "done"
+            moved = f"{r.events_moved}" if done else "-"
+            doubtful = f"{r.doubtful_events}" if done else "-"
+            warned = f"{len(r.warnings)}" if done else "-"
             took = f"{r.seconds:.1f} s" if status == "done" else "-"
-            click.echo(f"{r.name:<{width}}  {status:<8}  {moved:>12}  {doubtful:>8}  {took:>8}")
+            click.echo(f"{r.name:<{width}}  {status:<8}  {moved:>12}  {doubtful:>8}  {warned:>8}  {took:>8}")
     failed = sum(1 for r in results if not r.ok)
     if len(results) > 1 or failed:
         click.echo(f"{len(results) - failed} of {len(results)} sessions done, {failed} failed")

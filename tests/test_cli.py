@@ -196,6 +196,10 @@ def test_a_sessions_warnings_are_in_its_report_edits_json_and_the_index_even_whe
     index = (tmp_path / "out" / "index.html").read_text()
     rows = {name: row for name, row in re.findall(r"<tr><td>(take\d)</td>(.*?)</tr>", index)}
     assert re.search(r"<td class='num flag'>1</td>", rows["take2"]) and "<td class='num'>0</td>" in rows["take1"]
+    loud = nbd(example, odd, "--tempo-map", example / "song.mid", "-o", tmp_path / "again")  # not quiet: summary
+    assert "1 warning, listed in its report.html and edits.json" in loud.output
+    table = {line.split()[0]: line.split() for line in loud.output.splitlines() if line.startswith("take")}
+    assert table["take2"][4] == "1" and table["take1"][4] == "0"  # the warnings column
 
 
 def test_a_tempo_maps_warnings_are_in_each_sessions_edits_json(example, tmp_path):
