@@ -108,6 +108,24 @@ def test_a_louder_kick_just_after_a_kick_does_not_make_the_first_one_a_grace_not
         (0, 0, 0), (4 * step, kick, 0), (8 * step, 8 * step, 1)]
 
 
+def test_a_softer_stroke_just_before_a_louder_one_on_another_line_is_a_note_of_its_own():
+    # A snare 35 % of a step early (the backbeat on line 8) and a softer one 31 ms before it, 60 % of a step early
+    # from the same line, so nearest line 7: two notes on two lines, as the truth of real takes has it, not a flam
+    # whose grace follows the backbeat to line 8. 12.5 ms before it, on its line, the softer one is a grace note.
+    from aligner.detect import Hit
+    from aligner.events import EventSettings, make_events
+    from grid import TempoMap
+
+    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
+    step = 6000  # a 16th at 120 BPM
+    main = 8 * step - 2100
+    for before, lines, graces in ((1500, [0, 7 * step, 8 * step], [0, 0, 0]), (600, [0, 8 * step], [0, 1])):
+        hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(main - before, "snare", 1, 0.3, 0.1), Hit(main, "snare", 1, 1.0, 0.5)]
+        events = make_events(hits, grid, 48000 * 4, EventSettings())
+        assert [e.line.sample for e in events] == lines, before
+        assert [len(e.grace) for e in events] == graces, before
+
+
 def test_crossfades_never_cover_a_transient(aligned):
     syn, _, plan, _ = aligned
     strokes = np.array(sorted(st.sample for st in syn.strokes))
