@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from nbd_errors import NbdError
 from session_io.session import Session
@@ -77,6 +78,7 @@ def role_from_name(name: str) -> str:
     return "other"
 
 
+@lru_cache(maxsize=1024)  # the planner asks for every mic at every event
 def is_trigger(name: str) -> bool:
     """Whether a track is a drum trigger ("Trig", "Kick Trigger"): it hears its drum cleanly, but its pulse comes
     from a pickup and module with their own latency (MuldjordKit's kick trigger fires 5.6-8.2 ms after the kick
