@@ -596,16 +596,23 @@ def test_a_soft_kick_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hat
     from dataclasses import replace
 
     syn, swing, session, grid = _validation_session(tmp_path, 10)
-    rate = syn.config.sample_rate_hz
-    after_hat = [st for st in syn.strokes if st.drum == "kick" and any(
-        other.drum == "hihat" and 0 < st.sample - other.sample < rate // 100 for other in syn.strokes)]
-
-    def within_1_ms(settings: NeuralSettings) -> int:
-        return len(_found(neural_hits(session, grid, "1/16", swing, settings=settings), after_hat, "kick", rate // 1000))
-
+    after_hat = _kicks_just_after(syn, 10.0, lambda drum: drum == "hihat")
     assert len(after_hat) == 10
-    assert within_1_ms(NeuralSettings()) >= 8
-    assert within_1_ms(replace(NeuralSettings(), snap_past_bleed=())) <= 6
+    assert _placed_within_1_ms(session, grid, swing, after_hat, NeuralSettings()) >= 8
+    assert _placed_within_1_ms(session, grid, swing, after_hat, replace(NeuralSettings(), snap_past_bleed=())) <= 6
+
+
+def _kicks_just_after(syn, within_ms: float, other) -> list:
+    """The kicks of ``syn`` played less than ``within_ms`` after a stroke whose drum ``other`` accepts."""
+    reach = syn.config.sample_rate_hz * within_ms / 1000
+    return [st for st in syn.strokes if st.drum == "kick" and any(
+        other(o.drum) and 0 < st.sample - o.sample < reach for o in syn.strokes)]
+
+
+def _placed_within_1_ms(session, grid, swing, kicks: list, settings: NeuralSettings) -> int:
+    """How many of ``kicks`` the neural detector with ``settings`` places within 1 ms of their attack."""
+    hits = neural_hits(session, grid, "1/16", swing, settings=settings)
+    return len(_found(hits, kicks, "kick", session.sample_rate_hz // 1000))
 
 
 def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_the_snares_arrival(tmp_path):
@@ -617,14 +624,7 @@ def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_t
     from dataclasses import replace
 
     syn, swing, session, grid = _validation_session(tmp_path, 9)
-    rate = syn.config.sample_rate_hz
-    after_other = [st for st in syn.strokes if st.drum == "kick" and any(
-        other.drum != "kick" and 0 < st.sample - other.sample < rate // 50 for other in syn.strokes)]
-
-    def within_1_ms(settings: NeuralSettings) -> int:
-        hits = neural_hits(session, grid, "1/16", swing, settings=settings)
-        return len(_found(hits, after_other, "kick", rate // 1000))
-
+    after_other = _kicks_just_after(syn, 20.0, lambda drum: drum != "kick")
     assert len(after_other) == 18
-    assert within_1_ms(NeuralSettings()) >= 6
-    assert within_1_ms(replace(NeuralSettings(), rise_past_bleed=())) <= 4
+    assert _placed_within_1_ms(session, grid, swing, after_other, NeuralSettings()) >= 6
+    assert _placed_within_1_ms(session, grid, swing, after_other, replace(NeuralSettings(), rise_past_bleed=())) <= 4
