@@ -121,8 +121,9 @@ def _stream_mics(session: Session, hop: int, feeders: dict[int, Callable[[np.nda
     block's frame peaks of that mic (:func:`slope_peaks`, max over its channels) and the block's samples of the mic
     (float32). Where the session's timeline runs on after a file, the file's last sample is held there, and the last
     block is padded to whole frames by :func:`whole_frames`: a mic still ringing where its file or the session stops
-    does not step to silence, which would be an attack. Tracks without a feeder are not analysed. When ``loudness`` is given, each input file's integrated loudness (LUFS, for the report) is measured on
-    the same reads and stored in it by file name."""
+    does not step to silence, which would be an attack. Tracks without a feeder are not analysed. When ``loudness``
+    is given, each input file's integrated loudness (LUFS, for the report) is measured on the same reads and stored
+    in it by file name."""
     block = (STREAM_FRAMES // hop) * hop
     progress = locked(progress)
 

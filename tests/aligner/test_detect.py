@@ -123,8 +123,8 @@ def test_scan_memory_does_not_grow_with_the_length():
 @pytest.mark.parametrize("short_file", [False, True])
 def test_a_mic_still_ringing_where_its_file_or_the_session_ends_gives_no_hit_there(tmp_path, short_file):
     # a session cut mid-song: the kick mic has strokes, and the first one sets an unplayed floor tom ringing 1 ms
-    # later, at its crest on the session's last sample. That sample ends no whole frame of the detector's, and the tom's file may
-    # stop before the session does (a region in an AAF, files of different lengths)
+    # later, at its crest on the last sample of its file. The session's last sample ends no whole frame of the
+    # detector's, and the tom's file may stop before the session does (a region in an AAF, files of other lengths)
     rate, length = 48000, 48049
     assert length % SETTINGS.frames(rate)[0]
     kick = np.zeros(length)
