@@ -551,7 +551,8 @@ def test_a_ghost_note_with_no_attack_to_see_is_placed_at_the_models_frame_not_ea
 def test_a_faint_ghost_note_is_placed_between_model_frames_where_the_model_says_it_lies(tmp_path, monkeypatch):
     # The model reports 5 ms frames. A ghost too faint to show an attack is placed from the model's frame alone: at
     # the frame's centre it is up to 2.5 ms off; moved toward the likelier neighbour frame, within 1 ms more often.
-    # The same 14 lone ghost snares of validation seed 500004: 7 within 1 ms at frame centres, 10 now.
+    # The same 14 lone ghost snares of validation seed 500004: 7 within 1 ms at frame centres, 10 moved. Since the
+    # attacks under a ring are found on a prediction of the ring (:mod:`aligner.attack`), 9 and 11.
     import aligner.neural as neural
 
     syn, swing, session, grid = _validation_session(tmp_path, 4)
@@ -561,9 +562,9 @@ def test_a_faint_ghost_note_is_placed_between_model_frames_where_the_model_says_
     def within_1_ms() -> int:
         return len(_found(neural_hits(session, grid, "1/16", swing), lone, "snare", rate // 1000))
 
-    assert within_1_ms() >= 10
+    assert within_1_ms() >= 11
     monkeypatch.setattr(neural, "_peak_position", lambda p, f: f + 0.5)  # each frame's centre
-    assert within_1_ms() <= 7
+    assert within_1_ms() <= 9
 
 
 @pytest.mark.parametrize("lead_ms", [0.0, 2.0, 10.0])
@@ -620,11 +621,12 @@ def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_t
     # ghost snares. Where the kick mic has no onset of the kick's own, the largest level rise near the model's frame
     # was the snare arriving in the kick mic, up to 10 ms early. Such arrivals (onsets the classic bleed test gives
     # to another drum) no longer count as the kick's rise where another frame rises: of the 18 kicks played within
-    # 20 ms after another drum, 4 were placed within 1 ms of their attack; 6 now.
+    # 20 ms after another drum, 4 were placed within 1 ms of their attack; 6 now (5 and 7 since attacks under a ring
+    # are found on a prediction of the ring).
     from dataclasses import replace
 
     syn, swing, session, grid = _validation_session(tmp_path, 9)
     after_other = _kicks_just_after(syn, 20.0, lambda drum: drum != "kick")
     assert len(after_other) == 18
-    assert _placed_within_1_ms(session, grid, swing, after_other, NeuralSettings()) >= 6
-    assert _placed_within_1_ms(session, grid, swing, after_other, replace(NeuralSettings(), rise_past_bleed=())) <= 4
+    assert _placed_within_1_ms(session, grid, swing, after_other, NeuralSettings()) >= 7
+    assert _placed_within_1_ms(session, grid, swing, after_other, replace(NeuralSettings(), rise_past_bleed=())) <= 5

@@ -1,0 +1,64 @@
+"""Where an attack starts under the ring of what came before it.
+
+:func:`aligner.detect.refine_attack` finds an attack where a mic's level first passes twice the level just before
+it. After silence that is the attack's first millisecond; under a ring (a ghost note after a backbeat, floor toms in
+triplets) twice the ring is reached 1-3 ms into the attack. A ring is a few decaying resonances, which a short linear
+prediction fitted on it continues closely; a new stroke is what the prediction does not foresee, from its first
+sample. So under a ring the same rule runs on the prediction's error instead of the level.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from aligner.detect import DetectorSettings, attack_starts
+from session_io.audio import SessionReader
+
+__all__ = ["prediction_filter", "attack_under_ring"]
+
+
+def prediction_filter(x: np.ndarray, order: int) -> np.ndarray:
+    """The linear prediction error filter of ``x`` (1-D samples, float64): coefficients ``[1, a1 … a_order]`` such that
+    ``x[n] + a1 x[n-1] + … + a_order x[n-order]`` is what a prediction from the ``order`` samples before misses, fitted
+    on ``x`` under a Hann window (autocorrelation method, Levinson-Durbin recursion; numpy only, so the same on every
+    machine). Silence gives ``[1, 0 … 0]``."""
+    w = x * np.hanning(len(x))
+    r = np.correlate(w, w, "full")[len(w) - 1:len(w) + order].copy()
+    r[0] *= 1 + 1e-9  # a hair of white noise keeps the recursion stable on pure tones
+    a = np.zeros(order + 1)
+    a[0] = 1.0
+    error = r[0]
+    for i in range(1, order + 1):
+        if error <= 0:
+            break
+        k = -(r[i] + a[1:i] @ r[i - 1:0:-1]) / error
+        a[1:i + 1] += k * a[i - 1::-1][:i]
+        error *= 1 - k * k
+    return a
+
+
+def attack_under_ring(reader: SessionReader, track: int, approx: int, rate: int, s: DetectorSettings,
+                      ring_share: float, order: int, fit_ms: float) -> tuple[int, float]:
+    """First sample (session samples) of the attack near ``approx`` in mic ``track``, and the attack's peak amplitude
+    (full scale = 1), as :func:`aligner.detect.refine_attack` finds them; but where the level just before the window
+    is more than ``ring_share`` of that peak, the start is found by the same rule on the error of an ``order``-sample
+    linear prediction (:func:`prediction_filter`, each channel's own, fitted on the ``fit_ms`` up to where the search
+    starts). The peak is the level's either way."""
+    before = round(s.refine_before_ms / 1000 * rate)
+    after = round(s.refine_after_ms / 1000 * rate)
+    pre = before // 2  # the window's first samples, before the search: the background
+    fit = round(fit_ms / 1000 * rate)
+    start = approx - before
+    first = start + pre - fit - order  # the prediction's fit ends where the search starts
+    x = reader.read_track(track, first, approx + after)
+    mag = np.max(np.abs(x[start - first:]), axis=1)  # refine_attack's window: [start, approx + after)
+    offsets, peaks = attack_starts(mag[None], pre, s.attack_fraction)
+    peak = float(peaks[0])
+    position = start + pre + int(offsets[0]) if offsets[0] >= 0 else approx
+    if mag[:pre].max(initial=0.0) <= ring_share * peak:
+        return position, peak
+    error = np.zeros(len(x) - order)
+    for channel in x.T.astype(np.float64):
+        a = prediction_filter(channel[:fit + order], order)
+        error = np.maximum(error, np.abs(np.convolve(channel, a, "valid")))  # error[i]: sample first + order + i
+    offsets, _ = attack_starts(error[None, fit - pre:], pre, s.attack_fraction)
+    return (start + pre + int(offsets[0]) if offsets[0] >= 0 else position), peak
