@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aligner.detect import DetectorSettings, attack_starts
+from aligner.detect import DetectorSettings, attack_starts, refine_attack
 from session_io.audio import SessionReader
 
 __all__ = ["prediction_filter", "attack_under_ring"]
@@ -39,22 +39,20 @@ def prediction_filter(x: np.ndarray, order: int) -> np.ndarray:
 def attack_under_ring(reader: SessionReader, track: int, approx: int, rate: int, s: DetectorSettings,
                       ring_share: float, order: int, fit_ms: float) -> tuple[int, float]:
     """First sample (session samples) of the attack near ``approx`` in mic ``track``, and the attack's peak amplitude
-    (full scale = 1), as :func:`aligner.detect.refine_attack` finds them; but where the level just before the window
+    (full scale = 1), as :func:`aligner.detect.refine_attack` finds them; but where the level just before its search
     is more than ``ring_share`` of that peak, the start is found by the same rule on the error of an ``order``-sample
     linear prediction (:func:`prediction_filter`, each channel's own, fitted on the ``fit_ms`` up to where the search
     starts). The peak is the level's either way."""
+    position, peak = refine_attack(reader, track, approx, rate, s)
     before = round(s.refine_before_ms / 1000 * rate)
     after = round(s.refine_after_ms / 1000 * rate)
-    pre = before // 2  # the window's first samples, before the search: the background
+    # refine_attack's window is [start, approx + after): its first ``pre`` samples are the level before the attack,
+    # and its search starts after them
+    start, pre = approx - before, before // 2
     fit = round(fit_ms / 1000 * rate)
-    start = approx - before
     first = start + pre - fit - order  # the prediction's fit ends where the search starts
     x = reader.read_track(track, first, approx + after)
-    mag = np.max(np.abs(x[start - first:]), axis=1)  # refine_attack's window: [start, approx + after)
-    offsets, peaks = attack_starts(mag[None], pre, s.attack_fraction)
-    peak = float(peaks[0])
-    position = start + pre + int(offsets[0]) if offsets[0] >= 0 else approx
-    if mag[:pre].max(initial=0.0) <= ring_share * peak:
+    if np.abs(x[start - first:start - first + pre]).max(initial=0.0) <= ring_share * peak:
         return position, peak
     error = np.zeros(len(x) - order)
     for channel in x.T.astype(np.float64):
