@@ -11,9 +11,9 @@ sample-exact refinement on the waveforms places each stroke, so one set of decis
    found as the classic detector does: the classic detector's onset in that mic's 0.5 ms envelope from 10 ms before
    to 5 ms after the model's frame, or without one the frame of the largest level rise within ±5 ms (the model's
    frame where nothing rises 3 dB: a ghost note under a ring), refined on the waveform (under a ring, on what a
-   linear prediction of the ring does not foresee: :mod:`aligner.attack`). A kick, snare or hat
-   without a mic of its own keeps one reference mic: a stroke placed in another (the reference masked by its own
-   drum striking too) is moved by that mic's lag behind the reference.
+   linear prediction of the ring does not foresee, but for cymbals: :mod:`aligner.attack`). A kick, snare or hat
+   without a mic of its own keeps one reference mic, the one that hears it first: a stroke placed in another (the
+   reference masked by its own drum striking too) is moved by that mic's lag behind the reference.
 4. The classic detector's strokes (its onsets bleed-tested across mics) check the model's hats and snares: a stroke
    the classic detector does not confirm, in a mic no louder than it usually is at another drum's hit just before,
    is that drum's bleed and goes (a loud snare in a hat mic, a floor tom in a snare mic, which the model can take
