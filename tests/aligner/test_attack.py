@@ -14,7 +14,8 @@ RATE = 48000
 
 def _ring(n: np.ndarray) -> np.ndarray:
     """A drum's ring: two decaying resonances."""
-    return np.exp(-n / 9000) * (0.3 * np.sin(2 * np.pi * 180 * n / RATE) + 0.15 * np.sin(2 * np.pi * 410 * n / RATE + 1))
+    t = n / RATE
+    return np.exp(-n / 9000) * (0.3 * np.sin(2 * np.pi * 180 * t) + 0.15 * np.sin(2 * np.pi * 410 * t + 1))
 
 
 def _stroke(n: np.ndarray, level: float) -> np.ndarray:
