@@ -337,6 +337,15 @@ def test_strokes_of_a_drum_without_its_own_mic_keep_one_reference_mic():
     assert placed[-1][1][:2] == (6030, 1)
 
 
+def test_a_mic_that_hears_a_stroke_far_below_the_drums_loudest_mic_does_not_place_it():
+    # A second kick drum's mic (track 1) hears the hat's bleed rise 7 dB, 2 ms before the played kick's attack in its
+    # own mic (track 0), 66 dB below it. A snare bottom mic 20 dB below the top hears the attack first and places it.
+    from aligner.neural import _earliest_clear
+
+    assert _earliest_clear([(1000, 0, 0.2, 40.0), (912, 1, 0.0001, 7.0)], 192)[:2] == (1000, 0)
+    assert _earliest_clear([(1000, 0, 0.2, 40.0), (990, 1, 0.02, 30.0)], 192)[:2] == (990, 1)
+
+
 def test_the_reference_mic_of_a_drum_without_its_own_is_the_one_that_hears_it_first():
     # A hat without a hat mic: the snare mic (track 0) hears it first, a bleedy tom mic (track 1) 52 samples later
     # and clearly every time. The snare masks the snare mic on most strokes, so the tom mic places most of them; they
@@ -393,20 +402,22 @@ def test_neural_event_confidence_is_the_models_certainty_about_the_line(neural_a
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
-def test_a_kick_is_placed_in_its_own_drums_mic_not_on_bleed_in_a_second_kick_mic(tmp_path):
+@pytest.mark.parametrize("take", ["drummer1/eval_session/1_funk-groove1_138_beat_4-4.mid",
+                                  "drummer5/session1/8_latin-venezuelan-merengue_162_beat_5-8.mid"])
+def test_a_kick_is_placed_in_its_own_drums_mic_not_on_bleed_in_a_second_kick_mic(tmp_path, take):
     # MuldjordKit has two kick drums; the unplayed one's mic hears the snare and hats a few ms before the played
-    # kick's attack. Those earlier attacks are bleed, not the kick: every kick sits within 1 ms of its attack.
+    # kick's attack. Those earlier attacks are bleed, not the kick: every kick sits within 1 ms of its attack. In the
+    # merengue take two soft kicks after a hat rise 6-7 dB in that mic, 65 dB below the played kick's mic, 2-3 ms early.
     from aligner.realkit import session_from_gmd
     from aligner.training_data import GMD_FOLDER
 
-    syn = session_from_gmd(GMD_FOLDER / "drummer1/eval_session/1_funk-groove1_138_beat_4-4.mid", REAL_KIT,
-                           duration_s=20.0)
+    syn = session_from_gmd(GMD_FOLDER / take, REAL_KIT, duration_s=20.0)
     session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
     hits = neural_hits(session, SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples))
     kicks = np.array([h.position for h in hits if h.drum == "kick"])
     errors = [int(np.min(np.abs(kicks - st.sample))) for st in syn.strokes if st.drum == "kick"]
     rate = syn.config.sample_rate_hz
-    assert len(errors) >= 30 and all(e <= rate // 1000 for e in errors), errors
+    assert len(errors) >= 20 and all(e <= rate // 1000 for e in errors), errors
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
