@@ -318,47 +318,37 @@ def test_a_hat_without_a_hat_mic_sits_on_its_first_arrival_in_a_close_mic(tmp_pa
 
 
 
-def test_strokes_of_a_drum_without_its_own_mic_keep_one_reference_mic():
-    # A hat without a hat mic is heard first in the snare mic (track 0), 30 samples later in the kick mic (track 1).
-    # Where the snare strikes too, its mic is masked and the kick mic places the hat: 30 samples late unless moved
-    # by the lag the two mics show on the hats both hear clearly.
-    from aligner.neural import _earliest_clear, _in_one_mic
+def test_strokes_of_a_drum_without_its_own_mic_go_on_the_timeline_of_the_mic_that_hears_it_first(monkeypatch):
+    # A hat without a hat mic: the snare mic (track 0) hears it 30 samples before the kick mic (track 1), which places
+    # most strokes (the snare mic is masked by snares, or its level does not rise clearly). The lags come from the
+    # sound (aligner.arrival, stubbed here); every stroke goes on the snare mic's timeline, its level as heard.
+    import aligner.neural as neural
+    from types import SimpleNamespace
 
-    clear = [(f, [(1000 * f, 0, 0.5, 12.0), (1000 * f + 30, 1, 0.2, 12.0)]) for f in range(6)]
-    masked = (6, [(6000 + 90, 0, 0.9, 2.0), (6000 + 30, 1, 0.2, 12.0)])
-    strokes = clear + [masked]
-    chosen = [(f, _earliest_clear(candidates, 48)) for f, candidates in strokes]
-    placed = _in_one_mic(strokes, chosen, NeuralSettings())
-    assert [f for f, _ in placed] == list(range(7))
-    assert [best[0] for _, best in placed] == [1000 * f for f in range(7)]
-    assert placed[-1][1][1:] == (1, 0.2, 12.0)  # its level still as the kick mic heard it
-    # too few strokes heard in both mics to measure the lag: the stroke stays as the kick mic hears it
-    placed = _in_one_mic(strokes, chosen, NeuralSettings(one_mic_min_pairs=7))
-    assert placed[-1][1][:2] == (6030, 1)
-
-
-def test_a_mic_that_hears_a_stroke_far_below_the_drums_loudest_mic_does_not_place_it():
-    # A second kick drum's mic (track 1) hears the hat's bleed rise 7 dB, 2 ms before the played kick's attack in its
-    # own mic (track 0), 66 dB below it. A snare bottom mic 20 dB below the top hears the attack first and places it.
-    from aligner.neural import _earliest_clear
-
-    assert _earliest_clear([(1000, 0, 0.2, 40.0), (912, 1, 0.0001, 7.0)], 192)[:2] == (1000, 0)
-    assert _earliest_clear([(1000, 0, 0.2, 40.0), (990, 1, 0.02, 30.0)], 192)[:2] == (990, 1)
-
-
-def test_the_reference_mic_of_a_drum_without_its_own_is_the_one_that_hears_it_first():
-    # A hat without a hat mic: the snare mic (track 0) hears it first, a bleedy tom mic (track 1) 52 samples later
-    # and clearly every time. The snare masks the snare mic on most strokes, so the tom mic places most of them; they
-    # all go on the snare mic's timeline, the hat's nearest mic, as a drum with a mic of its own goes on its own.
-    from aligner.neural import _earliest_clear, _in_one_mic
-
-    clear = [(f, [(1000 * f, 0, 0.1, 9.0), (1000 * f + 52, 1, 0.5, 20.0)]) for f in range(5)]
-    masked = [(f, [(1000 * f + 200, 0, 0.9, 2.0), (1000 * f + 52, 1, 0.5, 20.0)]) for f in range(5, 12)]
+    reader = SimpleNamespace(session=SimpleNamespace(sample_rate_hz=48000))
+    clear = [(f, [(1000 * f, 0, 0.5, 12.0), (1000 * f + 30, 1, 0.2, 12.0)]) for f in range(4)]
+    masked = [(f, [(1000 * f + 90, 0, 0.9, 2.0), (1000 * f + 30, 1, 0.2, 12.0)]) for f in range(4, 10)]
     strokes = clear + masked
-    chosen = [(f, _earliest_clear(candidates, 192)) for f, candidates in strokes]
-    assert [best[1] for _, best in chosen] == [0] * 5 + [1] * 7  # the tom mic places most
-    placed = _in_one_mic(strokes, chosen, NeuralSettings())
-    assert [best[0] for _, best in placed] == [1000 * f for f in range(12)]
+    lone = [True] * 4 + [False] * 6  # the snare strikes with the masked ones
+    chosen = [(f, neural._earliest_clear(candidates, 48)) for f, candidates in strokes]
+    assert [best[1] for _, best in chosen] == [0] * 4 + [1] * 6
+    measured = []
+    heard_first = -30
+
+    def lags(reader, most, mics, spots, rate):
+        measured.append((most, mics, spots))
+        return {1: 0, 0: heard_first}
+
+    monkeypatch.setattr(neural, "arrival_lags", lags)
+    placed = neural._in_one_mic(reader, strokes, chosen, lone, NeuralSettings())
+    assert measured == [(1, [0, 1], [1000 * f + 30 for f in range(4)])]  # the lone strokes, as the kick mic hears them
+    assert [best[0] for _, best in placed] == [1000 * f for f in range(10)]
+    assert placed[-1][1][1:] == (1, 0.2, 12.0)
+    # too few strokes with no other drum near to measure on, or a lag the attacks found in the mics contradict (the
+    # correlation followed another drum's sound): the strokes stay as heard
+    assert neural._in_one_mic(reader, strokes, chosen, [True] * 3 + [False] * 7, NeuralSettings()) == chosen
+    heard_first = -130
+    assert neural._in_one_mic(reader, strokes, chosen, lone, NeuralSettings()) == chosen
 
 
 def test_hats_without_a_hat_mic_sit_on_their_arrival_in_the_mic_that_hears_them_first(tmp_path):
@@ -667,6 +657,17 @@ def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_t
     assert len(after_other) == 18
     assert _placed_within_1_ms(session, grid, swing, after_other, NeuralSettings()) >= 7
     assert _placed_within_1_ms(session, grid, swing, after_other, replace(NeuralSettings(), rise_past_bleed=())) <= 5
+
+
+def test_hats_heard_faintly_in_their_nearest_mic_go_on_its_timeline(tmp_path):
+    # Validation seed 500060 has no hat mic: its nearest mic, the snare top, hears the hats at its noise floor and its
+    # level never rises clearly; the rack tom mic places most, 1.0 ms later. The lag measured on the sound moves them
+    # onto the snare mic's timeline: 4 of the 35 hats were within 1 ms of their truth, 32 now.
+    syn, swing, session, grid = _validation_session(tmp_path, 60)
+    rate = syn.config.sample_rate_hz
+    hats = [st for st in syn.strokes if st.drum == "hihat"]
+    assert len(hats) == 35
+    assert len(_found(neural_hits(session, grid, "1/16", swing), hats, "hihat", rate // 1000)) >= 30
 
 
 def test_a_soft_hat_under_the_wash_of_a_louder_one_is_a_stroke(tmp_path):
