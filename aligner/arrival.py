@@ -20,11 +20,12 @@ __all__ = ["arrival_lags"]
 
 def arrival_lags(reader: SessionReader, reference: int, tracks: list[int], positions: list[int], rate: int,
                  before_ms: float = 3.0, after_ms: float = 12.0, max_lag_ms: float = 6.0, low_hz: float = 3000.0,
-                 prominence: float = 10.0) -> dict[int, int]:
+                 prominence: float = 10.0, max_strokes: int = 200) -> dict[int, int]:
     """How much later (samples; negative: earlier) each of ``tracks`` hears the strokes that mic ``reference`` hears
     at ``positions`` (session samples, strokes of one drum with no other drum's stroke near), within ±``max_lag_ms``.
 
-    Each stroke's window runs from ``before_ms`` before to ``after_ms`` after its position. The reference's loudest
+    Each stroke's window runs from ``before_ms`` before to ``after_ms`` after its position; of more than
+    ``max_strokes`` strokes, that many spread over the session count. The reference's loudest
     channel is compared with every channel of a track, and a track's lag is its earliest channel's, as a stroke's
     position in a multichannel track is its first arrival. A channel counts only where its correlation peak stands
     ``prominence`` times above the spread of the correlation at the other lags where the windows overlap, and the
@@ -38,34 +39,41 @@ def arrival_lags(reader: SessionReader, reference: int, tracks: list[int], posit
     """
     if len(positions) < 2:
         return {reference: 0}
+    positions = positions[::-(-len(positions) // max_strokes)]  # spread over the session
     before, after = round(before_ms / 1000 * rate), round(after_ms / 1000 * rate)
     max_lag = round(max_lag_ms / 1000 * rate)
     size = before + after
     nfft = 1 << int(np.ceil(np.log2(4 * size)))  # room for every lag in ±max_lag and a tail to measure the spread
     window = np.hanning(size)
     band = np.fft.rfftfreq(nfft, 1 / rate) >= low_hz
-    reads = {ti: [reader.read_track(ti, p - before, p + after).astype(np.float64) for p in positions]
-             for ti in dict.fromkeys([reference, *tracks])}
-    loudest = int(np.argmax(sum(np.sum(x * x, axis=0) for x in reads[reference])))
-    spectra = [np.fft.rfft(x[:, loudest] * window, nfft) for x in reads[reference]]
-    def peak(phases: list[np.ndarray]) -> tuple[int, float]:
-        corr = np.fft.irfft(np.sum(phases, axis=0), nfft)
+
+    def read(ti: int, p: int) -> np.ndarray:
+        return reader.read_track(ti, p - before, p + after).astype(np.float64)
+
+    loudest = int(np.argmax(sum(np.sum(read(reference, p) ** 2, axis=0) for p in positions)))
+    # per track: the phases of the cross-spectra summed over the even and over the odd strokes, per channel
+    sums: dict[int, np.ndarray] = {}
+    for k, p in enumerate(positions):
+        ref = np.conj(np.fft.rfft(read(reference, p)[:, loudest] * window, nfft))
+        for ti in tracks:
+            cross = np.fft.rfft(read(ti, p).T * window, nfft) * ref
+            phases = np.where(band, cross / np.maximum(np.abs(cross), 1e-30), 0.0)
+            sums.setdefault(ti, np.zeros((2, *phases.shape), dtype=complex))[k % 2] += phases
+
+    def peak(summed: np.ndarray) -> tuple[int, float]:
+        corr = np.fft.irfft(summed, nfft)
         near = np.concatenate([corr[-max_lag:], corr[:max_lag + 1]])  # lags -max_lag … +max_lag
         best = int(np.argmax(np.abs(near)))
         spread = np.std(np.concatenate([corr[max_lag + 1:size], corr[-size + 1:-max_lag]]))  # the windows overlap
         return best - max_lag, abs(near[best]) / max(spread, 1e-30)
 
     lags: dict[int, int] = {}
-    for ti in tracks:
+    for ti, halves in sums.items():
         found = []
-        for channel in range(reads[ti][0].shape[1]):
-            phases = []
-            for x, ref in zip(reads[ti], spectra):
-                cross = np.fft.rfft(x[:, channel] * window, nfft) * np.conj(ref)
-                phases.append(np.where(band, cross / np.maximum(np.abs(cross), 1e-30), 0.0))
-            lag, strength = peak(phases)
+        for channel in range(halves.shape[1]):
+            lag, strength = peak(halves[0, channel] + halves[1, channel])
             # two sounds that merely happen together agree on no lag from one half of the strokes to the other
-            if strength >= prominence and all(abs(peak(phases[k::2])[0] - lag) <= 1 for k in (0, 1)):
+            if strength >= prominence and all(abs(peak(half[channel])[0] - lag) <= 1 for half in halves):
                 found.append(lag)
         if found:
             lags[ti] = min(found)
