@@ -122,13 +122,14 @@ class NeuralSettings:
     # Strokes of a kick, snare or hat without a mic of its own move to the mic that hears it first
     # (:func:`_in_one_mic`), by lags measured on the sound (:func:`aligner.arrival.arrival_lags`) at strokes with no
     # other drum's stroke within ``one_mic_quiet_ms`` (before, after; at least ``one_mic_min_strokes`` of them),
-    # where the attacks found in a mic agree with its lag within ``one_mic_agree_ms``. Done for every drum, real
-    # anchors fell 95.7 -> 95.1 %, so drums with their own mics keep the earliest clear one. The lags were medians of
-    # where the mics' levels rose clearly, at any stroke, until validation seeds 500056 and 500060: there the hats'
-    # nearest mic never rises clearly, and the strokes both mics heard clearly were those with a kick or snare, whose
-    # lag they measured. 100 generated validation sessions: anchors 95.9 -> 96.6 % (379 -> 314 misses of 9,308; none
-    # worse), the first 40 96.4 -> 96.6 %, real-kit and test groups equal. 100 ms quiet before: too few strokes in
-    # 500061; without the agreement, a floor tom groove's ring in its mic set the hats' reference (seed 500065).
+    # where the attacks found in a mic agree with its lag within ``one_mic_agree_ms``. Done for every drum (with the
+    # earlier lags), real anchors fell 95.7 -> 95.1 %, so drums with their own mics keep the earliest clear one. The
+    # lags were medians of where the mics' levels rose clearly, at any stroke, until validation seeds 500056 and
+    # 500060: there the hats' nearest mic never rises clearly, and the strokes both mics heard clearly were those with
+    # a kick or snare, whose lag they measured. 100 generated validation sessions: anchors 95.9 -> 96.6 % (379 -> 314
+    # misses of 9,308; none worse), the first 40 96.4 -> 96.6 %, real-kit and test groups equal. 100 ms quiet
+    # before: too few strokes in 500061; without the agreement, a floor tom groove's ring in its mic set the hats'
+    # reference (seed 500065).
     one_mic_min_strokes: int = 4
     one_mic_quiet_ms: tuple[float, float] = (30.0, 30.0)
     one_mic_agree_ms: float = 1.5
@@ -593,8 +594,8 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                 # a borrowed mic whose own drum strikes here too would place this stroke on that drum's attack
                 busy = {d for d, frames in peaks.items() if d != drum and borrowed and
                         np.any(np.abs(frames - f) <= 2 * settings.peak_frames)}
-                lone.append(not any(np.any((frames > f - quiet_before) & (frames < f + quiet_after))
-                                    for d, frames in peaks.items() if d != drum))
+                lone.append(borrowed and not any(np.any((frames > f - quiet_before) & (frames < f + quiet_after))
+                                                 for d, frames in peaks.items() if d != drum))
                 free = [ti for ti in owners if _ROLE_CLASS.get(session.tracks[ti].role) not in busy] or owners
                 for ti in free:
                     snap = own_onsets[ti] if drum in settings.snap_past_bleed else onsets_by_mic[ti]
