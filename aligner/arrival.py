@@ -52,13 +52,13 @@ def arrival_lags(reader: SessionReader, reference: int, tracks: list[int], posit
 
     loudest = int(np.argmax(sum(np.sum(read(reference, p) ** 2, axis=0) for p in positions)))
     # per track: the phases of the cross-spectra summed over the even and over the odd strokes, per channel
-    sums: dict[int, np.ndarray] = {}
+    sums = {ti: np.zeros((2, len(reader.session.tracks[ti].channel_indices), nfft // 2 + 1), dtype=complex)
+            for ti in tracks}
     for k, p in enumerate(positions):
         ref = np.conj(np.fft.rfft(read(reference, p)[:, loudest] * window, nfft))
         for ti in tracks:
             cross = np.fft.rfft(read(ti, p).T * window, nfft) * ref
-            phases = np.where(band, cross / np.maximum(np.abs(cross), 1e-30), 0.0)
-            sums.setdefault(ti, np.zeros((2, *phases.shape), dtype=complex))[k % 2] += phases
+            sums[ti][k % 2] += np.where(band, cross / np.maximum(np.abs(cross), 1e-30), 0.0)
 
     def peak(summed: np.ndarray) -> tuple[int, float]:
         corr = np.fft.irfft(summed, nfft)
