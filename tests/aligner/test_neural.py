@@ -457,15 +457,23 @@ def test_a_real_floor_tom_in_the_snare_mic_is_not_a_snare(tmp_path):
     toms = [st for st in syn.strokes if st.drum == "floor_tom"]
     assert len(toms) >= 100 and not [st for st in syn.strokes if st.drum == "snare"]
 
-    def snares_and_toms(settings: NeuralSettings) -> tuple[int, int]:
-        hits = neural_hits(session, grid, settings=settings)
-        return (len([h for h in hits if h.drum == "snare"]),
-                len(_found(hits, toms, "floor_tom", syn.config.sample_rate_hz // 200)))
+    five_ms = syn.config.sample_rate_hz // 200
+    truth = np.array([st.sample for st in toms])
 
-    snares, found = snares_and_toms(NeuralSettings())
-    snares_before, found_before = snares_and_toms(NeuralSettings(bleed_classes=("hihat",)))
+    def snares_and_toms(settings: NeuralSettings) -> tuple[int, int, int]:
+        hits = neural_hits(session, grid, settings=settings)
+        mine = [h.position for h in hits if h.drum == "tom"]
+        return (len([h for h in hits if h.drum == "snare"]), len(_found(hits, toms, "floor_tom", five_ms)),
+                len([p for p in mine if np.min(np.abs(truth - p)) > five_ms]))
+
+    snares, found, extra = snares_and_toms(NeuralSettings())
+    snares_before, found_before, _ = snares_and_toms(NeuralSettings(bleed_classes=("hihat",)))
     assert snares_before >= 10 and snares <= 5, (snares_before, snares)
     assert found == found_before >= len(toms) - 3
+    # the floor tom still ringing 25 ms and 110-190 ms after a stroke, in its own and the other toms' mics, is heard
+    # by the model as toms at 0.5-0.8: the ring check drops them
+    _, _, extra_unchecked = snares_and_toms(NeuralSettings(ring_sure=0.0))
+    assert extra <= 1 and extra_unchecked >= 10, (extra, extra_unchecked)
 
 
 def _groove_session(tmp_path, parts, bars=8, bpm=100, rate=48000):
@@ -670,6 +678,17 @@ def test_hats_heard_faintly_in_their_nearest_mic_go_on_its_timeline(tmp_path):
     # onto the snare mic's timeline: 4 of the 35 hats were within 1 ms of their truth, 32 now.
     hats, placed = _hats_within_1_ms(tmp_path, 60)
     assert hats == 35 and placed >= 30
+
+
+def test_a_floor_tom_groove_without_its_own_mic_keeps_the_strokes_the_model_is_sure_of(tmp_path):
+    # Validation seed 500519 plays a jazz take's ride pattern on a floor tom that has no mic of its own (the session
+    # has kick, snare and rack tom mics). The rack tom mic hears it under the hats and its own ring and rises less
+    # than 3 dB at 14 of its 117 strokes, which the ring check for a drum still sounding dropped, where the model is
+    # 0.7-1.0 sure of them: 103 were found within 5 ms, 108 now.
+    syn, swing, session, grid = _validation_session(tmp_path, 519)
+    toms = [st for st in syn.strokes if st.drum == "floor_tom"]
+    found = _found(neural_hits(session, grid, "1/16", swing), toms, "floor_tom", syn.config.sample_rate_hz // 200)
+    assert len(toms) == 117 and len(found) >= 107
 
 
 def test_a_soft_hat_under_the_wash_of_a_louder_one_is_a_stroke(tmp_path):
