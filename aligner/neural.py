@@ -528,9 +528,10 @@ def _in_balance(session: Session, reader: SessionReader, found: list[tuple], set
         db = 20 * np.log10(np.maximum(levels, 1e-9))
         loud = db.max(axis=1) >= db.max() - settings.balance_loud_db
         balance = db - db[:, :1]
+        usual = balance[loud]
         # off from every loud stroke's balance, not from their median: a double kick's two drums are both in balance
-        apart = np.abs(balance[:, None, :] - balance[None, loud, :]).max(axis=2).min(axis=1)
-        dropped.update(k for k, is_loud, gap in zip(mine, loud, apart) if not is_loud and gap > settings.balance_db)
+        dropped.update(mine[j] for j in np.flatnonzero(~loud)
+                       if np.abs(usual - balance[j]).max(axis=1).min() > settings.balance_db)
     return [stroke for k, stroke in enumerate(found) if k not in dropped]
 
 
