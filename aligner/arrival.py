@@ -50,12 +50,13 @@ def arrival_lags(reader: SessionReader, reference: int, tracks: list[int], posit
     def read(ti: int, p: int) -> np.ndarray:
         return reader.read_track(ti, p - before, p + after).astype(np.float64)
 
-    loudest = int(np.argmax(sum(np.sum(read(reference, p) ** 2, axis=0) for p in positions)))
+    references = [read(reference, p) for p in positions]  # at most max_strokes short windows
+    loudest = int(np.argmax(sum(np.sum(x ** 2, axis=0) for x in references)))
     # per track: the phases of the cross-spectra summed over the even and over the odd strokes, per channel
     sums = {ti: np.zeros((2, len(reader.session.tracks[ti].channel_indices), nfft // 2 + 1), dtype=complex)
             for ti in tracks}
     for k, p in enumerate(positions):
-        ref = np.conj(np.fft.rfft(read(reference, p)[:, loudest] * window, nfft))
+        ref = np.conj(np.fft.rfft(references[k][:, loudest] * window, nfft))
         for ti in tracks:
             cross = np.fft.rfft(read(ti, p).T * window, nfft) * ref
             sums[ti][k % 2] += np.where(band, cross / np.maximum(np.abs(cross), 1e-30), 0.0)
