@@ -126,6 +126,27 @@ def test_a_softer_stroke_just_before_a_louder_one_on_another_line_is_a_note_of_i
         assert [len(e.grace) for e in events] == graces, before
 
 
+def test_a_soft_kick_anchors_its_event_over_a_hat_and_a_ghost_snare_does_not():
+    # Ghost notes are soft snares: a soft kick under a hat is still the stroke an editor lines up (as in the truth,
+    # where only snares below velocity 45 are ghosts), while a ghost snare under a hat leaves the hat the anchor.
+    # Alone on its line, a ghost snare is a ghost-only event (it rides with --ghosts ride); a soft kick is not.
+    from aligner.detect import Hit
+    from aligner.events import EventSettings, make_events
+    from grid import TempoMap
+
+    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
+    step = 6000  # a 16th at 120 BPM
+    hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(3 * step, "snare", 1, 1.0, 0.5),
+            Hit(4 * step - 900, "hihat", 2, 1.0, 0.3), Hit(4 * step - 400, "kick", 0, 0.05, 0.025),
+            Hit(8 * step - 900, "hihat", 2, 1.0, 0.3), Hit(8 * step - 400, "snare", 1, 0.1, 0.05),
+            Hit(10 * step + 300, "snare", 1, 0.1, 0.05), Hit(12 * step + 300, "kick", 0, 0.05, 0.025)]
+    events = make_events(hits, grid, 48000 * 4, EventSettings(ghosts="ride"))
+    assert [(e.line.sample, e.anchor.position, e.ghost_only) for e in events] == [
+        (0, 0, False), (3 * step, 3 * step, False), (4 * step, 4 * step - 400, False),
+        (8 * step, 8 * step - 900, False), (10 * step, 10 * step + 300, True), (12 * step, 12 * step + 300, False)]
+    assert [e.conform for e in events] == [True, True, True, True, False, True]
+
+
 def test_crossfades_never_cover_a_transient(aligned):
     syn, _, plan, _ = aligned
     strokes = np.array(sorted(st.sample for st in syn.strokes))
