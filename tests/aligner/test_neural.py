@@ -764,7 +764,8 @@ def test_a_snare_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hats_bl
                  and 0.003 * rate <= np.min(np.where(hats < st.sample, st.sample - hats, rate)) <= 0.010 * rate]
 
     def placed(settings: NeuralSettings) -> int:
-        return len(_found(neural_hits(session, grid, "1/16", swing, settings=settings), after_hat, "snare", rate // 1000))
+        hits = neural_hits(session, grid, "1/16", swing, settings=settings)
+        return len(_found(hits, after_hat, "snare", rate // 1000))
 
     on_bleed = NeuralSettings(snap_past_bleed=("kick", "tom", "hihat", "cymbal"), rise_past_bleed=("kick",))
     assert len(after_hat) == 3 and placed(NeuralSettings()) >= 2 and placed(on_bleed) == 0
