@@ -691,23 +691,26 @@ def test_a_soft_kick_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hat
     from dataclasses import replace
 
     syn, swing, session, grid = _validation_session(tmp_path, 10)
-    after_hat = _kicks_just_after(syn, 10.0, lambda drum: drum == "hihat")
+    after_hat = _just_after(syn, "kick", 10.0, lambda drum: drum == "hihat")
     assert len(after_hat) == 10
     assert _placed_within_1_ms(session, grid, swing, after_hat, NeuralSettings()) >= 8
-    assert _placed_within_1_ms(session, grid, swing, after_hat, replace(NeuralSettings(), snap_past_bleed=())) <= 6
+    unchecked = replace(NeuralSettings(), snap_past_bleed=(), snap_unclaimed=False)
+    assert _placed_within_1_ms(session, grid, swing, after_hat, unchecked) <= 6
 
 
-def _kicks_just_after(syn, within_ms: float, other) -> list:
-    """The kicks of ``syn`` played less than ``within_ms`` after a stroke whose drum ``other`` accepts."""
+def _just_after(syn, drum: str, within_ms: float, other) -> list:
+    """The strokes of ``drum`` in ``syn`` played less than ``within_ms`` after a stroke whose drum ``other``
+    accepts."""
     reach = syn.config.sample_rate_hz * within_ms / 1000
-    return [st for st in syn.strokes if st.drum == "kick" and any(
+    return [st for st in syn.strokes if st.drum == drum and any(
         other(o.drum) and 0 < st.sample - o.sample < reach for o in syn.strokes)]
 
 
-def _placed_within_1_ms(session, grid, swing, kicks: list, settings: NeuralSettings) -> int:
-    """How many of ``kicks`` the neural detector with ``settings`` places within 1 ms of their attack."""
+def _placed_within_1_ms(session, grid, swing, strokes: list, settings: NeuralSettings, drum: str = "kick") -> int:
+    """How many of ``strokes`` (of ``drum``) the neural detector with ``settings`` places within 1 ms of their
+    attack."""
     hits = neural_hits(session, grid, "1/16", swing, settings=settings)
-    return len(_found(hits, kicks, "kick", session.sample_rate_hz // 1000))
+    return len(_found(hits, strokes, drum, session.sample_rate_hz // 1000))
 
 
 def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_the_snares_arrival(tmp_path):
@@ -720,7 +723,7 @@ def test_a_soft_kick_after_a_ghost_snare_in_a_bleedy_kick_mic_is_not_placed_on_t
     from dataclasses import replace
 
     syn, swing, session, grid = _validation_session(tmp_path, 9)
-    after_other = _kicks_just_after(syn, 20.0, lambda drum: drum != "kick")
+    after_other = _just_after(syn, "kick", 20.0, lambda drum: drum != "kick")
     assert len(after_other) == 18
     assert _placed_within_1_ms(session, grid, swing, after_other, NeuralSettings()) >= 7
     assert _placed_within_1_ms(session, grid, swing, after_other, replace(NeuralSettings(), rise_past_bleed=())) <= 5
@@ -754,18 +757,37 @@ def test_a_soft_hat_under_the_wash_of_a_louder_one_is_a_stroke(tmp_path):
 
 
 def test_a_snare_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hats_bleed(tmp_path):
-    # Validation seed 500041 (96 kHz) plays 3 backbeats 4.7-8.2 ms after a hat. The hat arrives in the snare mic
-    # first, and the classic detector's 12 ms hold takes that for the mic's only onset: the snare was placed there
-    # and then dropped as the hat's bleed. Now the hat's bleed onsets neither place a snare nor count as its rise.
+    # Validation seed 500041 (96 kHz) plays 9 backbeats less than 10 ms after a hat. The hat arrives in the snare
+    # mic first, and for those 4.7-8.2 ms after it the classic detector's 12 ms hold takes that for the mic's only
+    # onset: the snare was placed there and then dropped as the hat's bleed (6 of the 9 within 1 ms). Now the hat's
+    # bleed onsets neither place a snare nor count as its rise: 8.
     syn, swing, session, grid = _validation_session(tmp_path, 41)
-    rate = syn.config.sample_rate_hz
-    hats = np.array([st.sample for st in syn.strokes if st.drum.startswith("hihat")])
-    after_hat = [st for st in syn.strokes if st.drum == "snare" and st.kind == "normal"
-                 and 0.003 * rate <= np.min(np.where(hats < st.sample, st.sample - hats, rate)) <= 0.010 * rate]
+    after_hat = _backbeats_just_after_a_hat(syn)
 
     def placed(settings: NeuralSettings) -> int:
-        hits = neural_hits(session, grid, "1/16", swing, settings=settings)
-        return len(_found(hits, after_hat, "snare", rate // 1000))
+        return _placed_within_1_ms(session, grid, swing, after_hat, settings, "snare")
 
-    on_bleed = NeuralSettings(snap_past_bleed=("kick", "tom", "hihat", "cymbal"), rise_past_bleed=("kick",))
-    assert len(after_hat) == 3 and placed(NeuralSettings()) >= 2 and placed(on_bleed) == 0
+    on_bleed = NeuralSettings(snap_past_bleed=("kick", "tom", "hihat", "cymbal"), rise_past_bleed=("kick",),
+                              snap_unclaimed=False)
+    assert len(after_hat) == 9 and placed(NeuralSettings()) >= 8 and placed(on_bleed) <= 6
+
+
+def test_an_onset_before_a_snare_that_is_nearer_the_models_hat_does_not_place_the_snare(tmp_path):
+    # Validation seed 500099 has no hat mic: the snare mic hears the hats first, and 5 backbeats come less than
+    # 10 ms after a hat. The classic detector's onset in the snare mic there is the hat's (the snare's own is inside
+    # its 12 ms hold), up to 10 ms before the model's snare, where the refinement may look for a soft attack: none of
+    # those snares was placed within 1 ms. An onset before the window that the model's hat is nearer to is now not
+    # the snare's: 3 are.
+    syn, swing, session, grid = _validation_session(tmp_path, 99)
+    after_hat = _backbeats_just_after_a_hat(syn)
+
+    def placed(settings: NeuralSettings) -> int:
+        return _placed_within_1_ms(session, grid, swing, after_hat, settings, "snare")
+
+    assert len(after_hat) == 5 and placed(NeuralSettings()) >= 3 and placed(NeuralSettings(snap_unclaimed=False)) == 0
+
+
+def _backbeats_just_after_a_hat(syn) -> list:
+    """The snares of ``syn`` that are no ghost notes, played less than 10 ms after a hat."""
+    return [st for st in _just_after(syn, "snare", 10.0, lambda drum: drum.startswith("hihat")) if st.kind == "normal"]
+
