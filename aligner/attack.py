@@ -5,6 +5,11 @@ it. After silence that is the attack's first millisecond; under a ring (a ghost 
 triplets) twice the ring is reached 1-3 ms into the attack. A ring is a few decaying resonances, which a short linear
 prediction fitted on it continues closely; a new stroke is what the prediction does not foresee, from its first
 sample. So under a ring the same rule runs on the prediction's error instead of the level.
+
+A stroke too faint to raise the level at all (a ghost note under the ring of a backbeat) is found by its shape
+instead: the same drum sounds alike in the same mic at every stroke, so the mic's clear attacks of that drum,
+averaged, are a template that the faint one matches where it starts (:func:`attack_template`,
+:func:`match_template`).
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import numpy as np
 from aligner.detect import DetectorSettings, attack_starts, refine_attack
 from session_io.audio import SessionReader
 
-__all__ = ["prediction_filter", "attack_under_ring"]
+__all__ = ["prediction_filter", "attack_under_ring", "attack_template", "match_template"]
 
 
 def prediction_filter(x: np.ndarray, order: int) -> np.ndarray:
@@ -60,3 +65,33 @@ def attack_under_ring(reader: SessionReader, track: int, approx: int, rate: int,
         error = np.maximum(error, np.abs(np.convolve(channel, a, "valid")))  # error[i]: sample first + order + i
     offsets, _ = attack_starts(error[None, fit - pre:], pre, s.attack_fraction)
     return (start + pre + int(offsets[0]) if offsets[0] >= 0 else position), peak
+
+
+def _slope(reader: SessionReader, track: int, start: int, stop: int) -> np.ndarray:
+    """First difference of mic ``track``'s samples ``start`` to ``stop`` (channels averaged): attacks are broadband,
+    the rings under them mostly low."""
+    x = reader.read_track(track, start - 1, stop).astype(np.float64).mean(axis=1)
+    return np.diff(x)
+
+
+def attack_template(reader: SessionReader, track: int, attacks: list[tuple[int, float]], rate: int,
+                    before_ms: float = 1.0, after_ms: float = 3.0) -> np.ndarray:
+    """What an attack looks like in mic ``track``: the mean first difference (channels averaged) from ``before_ms``
+    before to ``after_ms`` after each of ``attacks`` ((first sample, peak) in session samples and full scale), each
+    scaled by its peak."""
+    before, after = round(before_ms / 1000 * rate), round(after_ms / 1000 * rate)
+    return np.mean([_slope(reader, track, at - before, at + after) / max(peak, 1e-9) for at, peak in attacks], axis=0)
+
+
+def match_template(reader: SessionReader, track: int, template: np.ndarray, approx: int, rate: int,
+                   reach_ms: float, before_ms: float = 1.0) -> tuple[int, float]:
+    """Where in mic ``track``, within ``reach_ms`` of ``approx`` (session samples), an attack starts that best
+    matches ``template`` (:func:`attack_template`, made with the same ``before_ms``): the first sample and the
+    normalised correlation there (-1 to 1)."""
+    before, reach = round(before_ms / 1000 * rate), round(reach_ms / 1000 * rate)
+    x = _slope(reader, track, approx - reach - before, approx + reach - before + len(template))
+    products = np.correlate(x, template, "valid")
+    energy = np.convolve(x * x, np.ones(len(template)), "valid")
+    corr = products / (np.sqrt(energy) * np.linalg.norm(template) + 1e-12)
+    best = int(np.argmax(corr))
+    return approx - reach + best, float(corr[best])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from aligner.attack import attack_under_ring, prediction_filter
+from aligner.attack import attack_template, attack_under_ring, match_template, prediction_filter
 from aligner.detect import DetectorSettings, refine_attack
 from session_io import read_session
 from session_io.audio import SessionReader
@@ -64,3 +64,29 @@ def test_a_stroke_after_silence_is_found_as_refine_attack_finds_it(ringing):
         for approx in (2000, 2030, 2100):  # the backbeat: nothing before it
             assert attack_under_ring(reader, 0, approx, RATE, SETTINGS, 0.1, 16, 10.0) == \
                 refine_attack(reader, 0, approx, RATE, SETTINGS)
+
+
+def _same_stroke(n: np.ndarray, level: float) -> np.ndarray:
+    """A stroke from sample 0 of ``n`` that sounds the same each time: one noise burst, swelling over 2 ms and
+    decaying fast."""
+    burst = np.random.default_rng(7).uniform(-1, 1, 4000)
+    m = np.clip(n, 0, len(burst) - 1)
+    return level * np.minimum(m / 96, 1) * np.exp(-m / 300) * burst[m] * (n >= 0)
+
+
+def test_a_ghost_too_faint_to_raise_the_level_is_found_where_it_matches_the_drums_clear_attacks(tmp_path):
+    # Five backbeats, each ringing on, and a ghost note 60 ms after the last at half the ring's level there, so the
+    # level hardly rises at it; its attack has the backbeats' shape, which their average finds from 3 ms away.
+    n = np.arange(60000)
+    beats = [2000 + 9000 * k for k in range(5)]
+    x = sum(_same_stroke(n - b, 0.5) + _ring(n - b) * (n >= b) for b in beats)
+    ghost = beats[-1] + 2880
+    ring = np.abs(x[ghost - 480:ghost]).max()
+    x = x + _same_stroke(n - ghost, 0.5 * ring)
+    assert np.abs(x[ghost:ghost + 480]).max() < 1.5 * ring
+    write_audio(tmp_path / "Snare.wav", x[:, None], RATE)
+    with SessionReader(read_session(tmp_path)) as reader:
+        template = attack_template(reader, 0, [(b, 0.5) for b in beats], RATE)
+        for approx in (ghost - 144, ghost + 144):
+            position, corr = match_template(reader, 0, template, approx, RATE, 5.0)
+            assert abs(position - ghost) <= 1 and corr > 0.9, (approx, position, corr)

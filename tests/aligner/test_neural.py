@@ -694,7 +694,7 @@ def test_a_soft_kick_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hat
     after_hat = _just_after(syn, "kick", 10.0, lambda drum: drum == "hihat")
     assert len(after_hat) == 10
     assert _placed_within_1_ms(session, grid, swing, after_hat, NeuralSettings()) >= 8
-    unchecked = replace(NeuralSettings(), snap_past_bleed=(), snap_unclaimed=False)
+    unchecked = replace(NeuralSettings(), snap_past_bleed=(), snap_unclaimed=False, template_classes=())
     assert _placed_within_1_ms(session, grid, swing, after_hat, unchecked) <= 6
 
 
@@ -768,7 +768,7 @@ def test_a_snare_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hats_bl
         return _placed_within_1_ms(session, grid, swing, after_hat, settings, "snare")
 
     on_bleed = NeuralSettings(snap_past_bleed=("kick", "tom", "hihat", "cymbal"), rise_past_bleed=("kick",),
-                              snap_unclaimed=False)
+                              snap_unclaimed=False, template_classes=())
     assert len(after_hat) == 9 and placed(NeuralSettings()) >= 8 and placed(on_bleed) <= 6
 
 
@@ -791,3 +791,14 @@ def _backbeats_just_after_a_hat(syn) -> list:
     """The snares of ``syn`` that are no ghost notes, played less than 10 ms after a hat."""
     return [st for st in _just_after(syn, "snare", 10.0, lambda drum: drum.startswith("hihat")) if st.kind == "normal"]
 
+
+
+def test_ghost_notes_are_placed_where_they_match_the_snares_clear_attacks(tmp_path):
+    # Validation seed 500021: most of its 17 ghost snares rise less than 3 dB in the snare mics, so the model's 5 ms
+    # frame placed them, 1.3-3 ms late. Matched against the average of the snare mic's clear attacks, 16 are placed
+    # within 1 ms; 13 without.
+    syn, swing, session, grid = _validation_session(tmp_path, 21)
+    ghosts = [st for st in syn.strokes if st.drum == "snare" and st.kind == "ghost"]
+    assert len(ghosts) == 17
+    assert _placed_within_1_ms(session, grid, swing, ghosts, NeuralSettings(), "snare") >= 16
+    assert _placed_within_1_ms(session, grid, swing, ghosts, NeuralSettings(template_classes=()), "snare") <= 13
