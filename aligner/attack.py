@@ -9,7 +9,7 @@ sample. So under a ring the same rule runs on the prediction's error instead of 
 A stroke too faint to raise the level at all (a ghost note under the ring of a backbeat) is found by its shape
 instead: the same drum sounds alike in the same mic at every stroke, so the mic's clear attacks of that drum,
 averaged, are a template that the faint one matches where it starts (:func:`attack_template`,
-:func:`match_template`).
+:func:`match_template`). Matched the same way, clear strokes get their first sample taken alike too.
 """
 from __future__ import annotations
 
