@@ -802,3 +802,14 @@ def test_ghost_notes_are_placed_where_they_match_the_snares_clear_attacks(tmp_pa
     assert len(ghosts) == 17
     assert _placed_within_1_ms(session, grid, swing, ghosts, NeuralSettings(), "snare") >= 16
     assert _placed_within_1_ms(session, grid, swing, ghosts, NeuralSettings(template_classes=()), "snare") <= 13
+
+
+def test_a_backbeat_just_after_a_hat_is_not_taken_for_the_hats_bleed(tmp_path):
+    # Validation seed 500057: a backbeat 5.4 ms after a hat, placed on its own attack, was dropped as the hat's bleed:
+    # the bleed check read the snare mic from 1 ms before to 5 ms after the hat, which misses the snare's attack, and
+    # found the level the hat usually leaves there. It now reads on to 5 ms into the stroke: all 10 backbeats less
+    # than 10 ms after a hat are placed within 1 ms (9 before).
+    syn, swing, session, grid = _validation_session(tmp_path, 57)
+    after_hat = _backbeats_just_after_a_hat(syn)
+    assert len(after_hat) == 10
+    assert _placed_within_1_ms(session, grid, swing, after_hat, NeuralSettings(), "snare") == 10
