@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aligner.detect import DetectorSettings, attack_starts, refine_attack
+from aligner.detect import DetectorSettings, attack_starts, mono_slope, refine_attack, sliding_correlation
 from session_io.audio import SessionReader
 
 __all__ = ["prediction_filter", "attack_under_ring", "attack_template", "match_template"]
@@ -67,20 +67,14 @@ def attack_under_ring(reader: SessionReader, track: int, approx: int, rate: int,
     return (start + pre + int(offsets[0]) if offsets[0] >= 0 else position), peak
 
 
-def _slope(reader: SessionReader, track: int, start: int, stop: int) -> np.ndarray:
-    """First difference of mic ``track``'s samples ``start`` to ``stop`` (channels averaged): attacks are broadband,
-    the rings under them mostly low."""
-    x = reader.read_track(track, start - 1, stop).astype(np.float64).mean(axis=1)
-    return np.diff(x)
-
-
 def attack_template(reader: SessionReader, track: int, attacks: list[tuple[int, float]], rate: int,
                     before_ms: float = 1.0, after_ms: float = 3.0) -> np.ndarray:
-    """What an attack looks like in mic ``track``: the mean first difference (channels averaged) from ``before_ms``
-    before to ``after_ms`` after each of ``attacks`` ((first sample, peak) in session samples and full scale), each
-    scaled by its peak."""
+    """What an attack looks like in mic ``track``: the mean first difference (:func:`aligner.detect.mono_slope`)
+    from ``before_ms`` before to ``after_ms`` after each of ``attacks`` ((first sample, peak) in session samples and
+    full scale), each scaled by its peak."""
     before, after = round(before_ms / 1000 * rate), round(after_ms / 1000 * rate)
-    return np.mean([_slope(reader, track, at - before, at + after) / max(peak, 1e-9) for at, peak in attacks], axis=0)
+    return np.mean([mono_slope(reader, track, at - before, at + after).astype(np.float64) / max(peak, 1e-9)
+                    for at, peak in attacks], axis=0)
 
 
 def match_template(reader: SessionReader, track: int, template: np.ndarray, approx: int, rate: int,
@@ -89,9 +83,7 @@ def match_template(reader: SessionReader, track: int, template: np.ndarray, appr
     matches ``template`` (:func:`attack_template`, made with the same ``before_ms``): the first sample and the
     normalised correlation there (-1 to 1)."""
     before, reach = round(before_ms / 1000 * rate), round(reach_ms / 1000 * rate)
-    x = _slope(reader, track, approx - reach - before, approx + reach - before + len(template))
-    products = np.correlate(x, template, "valid")
-    energy = np.convolve(x * x, np.ones(len(template)), "valid")
-    corr = products / (np.sqrt(energy) * np.linalg.norm(template) + 1e-12)
+    x = mono_slope(reader, track, approx - reach - before, approx + reach - before + len(template))
+    corr = sliding_correlation(x.astype(np.float64), template)
     best = int(np.argmax(corr))
     return approx - reach + best, float(corr[best])

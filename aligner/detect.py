@@ -27,7 +27,8 @@ from session_io.audio import BLOCK_FRAMES, SessionReader, SourceReader
 from session_io.session import Session
 
 __all__ = ["Hit", "DetectorSettings", "detect_hits", "hits_from_scans", "hits_and_bleed_onsets", "scan_mics",
-           "slope_peaks", "level_rise", "OnsetScan", "attack_starts", "refine_attack"]
+           "slope_peaks", "level_rise", "OnsetScan", "attack_starts", "refine_attack", "mono_slope",
+           "sliding_correlation"]
 
 
 @dataclass(frozen=True)
@@ -363,9 +364,18 @@ def refine_attack(reader: SessionReader, track: int, approx: int, rate: int, s: 
     return position, float(peaks[0])
 
 
-def _mono_slope(reader: SessionReader, track: int, start: int, stop: int) -> np.ndarray:
-    """First difference of a mic summed over its channels: the attack's content, not the decays under it."""
+def mono_slope(reader: SessionReader, track: int, start: int, stop: int) -> np.ndarray:
+    """First difference of mic ``track``'s samples ``start`` to ``stop`` (session samples) summed over its channels:
+    the attack's content, not the decays under it (float32, ``stop - start`` samples)."""
     return np.diff(reader.read_track(track, start - 1, stop).sum(axis=1))
+
+
+def sliding_correlation(x: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Normalised correlation (-1 to 1) of ``template`` with each window of ``x`` as long as it: element ``k`` for
+    ``x[k:k + len(template)]`` (``len(x) - len(template) + 1`` of them; 0 where either is silent)."""
+    products = np.correlate(x, template, mode="valid")
+    energy = np.convolve(x * x, np.ones(len(template)), mode="valid")
+    return products / (np.sqrt(energy * float(template @ template)) + 1e-20)
 
 
 def _is_copy(reader: SessionReader, a: _Onset, b: _Onset, rate: int, s: DetectorSettings) -> bool:
@@ -377,14 +387,12 @@ def _is_copy(reader: SessionReader, a: _Onset, b: _Onset, rate: int, s: Detector
     """
     n = round(0.004 * rate)
     slack = round(s.bleed_lag_ms / 1000 * rate)
-    wa = _mono_slope(reader, a.track, a.position - slack // 2, a.position - slack // 2 + n)
+    wa = mono_slope(reader, a.track, a.position - slack // 2, a.position - slack // 2 + n)
     b_start = b.position - slack // 2 - slack
-    wb = _mono_slope(reader, b.track, b_start, b_start + n + 2 * slack)
+    wb = mono_slope(reader, b.track, b_start, b_start + n + 2 * slack)
     if not wa.any() or not wb.any():
         return False
-    corr = np.correlate(wb, wa, mode="valid")  # corr[k]: a's window against b's from b_start + k
-    energy_b = np.convolve(wb ** 2, np.ones(n), mode="valid")
-    score = np.abs(corr) / (np.sqrt(energy_b * float(wa @ wa)) + 1e-20)
+    score = np.abs(sliding_correlation(wb, wa))  # score[k]: a's window against b's from b_start + k
     best = int(np.argmax(score))
     b_time_matching_a = b_start + best + slack // 2  # where in b the sound that a hears at a.position sits
     return float(score[best]) >= s.bleed_correlation and b_time_matching_a <= a.position
