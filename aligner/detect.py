@@ -45,7 +45,8 @@ class Hit:
     track : int
         Index of the owning mic in ``session.tracks``.
     strength : float
-        Peak of the attack relative to the owning mic's loudest hit (0-1].
+        Peak of the attack relative to the owning mic's loudest hit (0-1]. The neural detector reads a kick, snare
+        or hat placed in more than one mic in the mic that places most of them, so its strokes compare.
     peak : float
         Peak amplitude of the attack in the owning mic (full scale = 1).
     line_shift : int
@@ -381,9 +382,9 @@ def sliding_correlation(x: np.ndarray, template: np.ndarray) -> np.ndarray:
 def _is_copy(reader: SessionReader, a: _Onset, b: _Onset, rate: int, s: DetectorSettings) -> bool:
     """Is ``a``'s attack ``b``'s attack arriving later (bleed)?
 
-    The attacks' slopes are cross-correlated over lags of ±``bleed_lag_ms`` around the detected delay; ``a`` is bleed when they
-    match (either polarity) and the best lag puts ``b`` first. Onset times of weak bleed are imprecise, so the order
-    comes from the correlation, not from them.
+    The attacks' slopes are cross-correlated over lags of ±``bleed_lag_ms`` around the detected delay; ``a`` is bleed
+    when they match (either polarity) and the best lag puts ``b`` first. Onset times of weak bleed are imprecise, so
+    the order comes from the correlation, not from them.
     """
     n = round(0.004 * rate)
     slack = round(s.bleed_lag_ms / 1000 * rate)
