@@ -841,3 +841,18 @@ def test_a_ghost_snare_placed_in_the_snare_bottom_mic_is_still_a_ghost(tmp_path)
     on_ghosts = [(line, st) for line, st in truth_events(syn.strokes).items() if st.kind == "ghost"]
     assert len(on_ghosts) == 23
     assert all(abs(anchor_at.get(line, -10**9) - st.sample) <= tol for line, st in on_ghosts)
+
+
+def test_a_loud_backbeat_moved_onto_its_attack_is_read_at_its_own_peak_not_as_a_ghost(tmp_path):
+    # Validation seed 500018: a velocity-125 snare 3.8 ms after a hat. The refinement read its peak around the model's
+    # frame, a window that ended 1 ms into the attack the template match then moved the stroke to: 0.17 of the snare
+    # mic's loudest, a ghost, and its event anchored on the hat. Read from where it is placed, every snare of velocity
+    # 100 or more that is placed within 1 ms is above the ghost threshold (27 of 28 before).
+    syn, swing, session, grid = _validation_session(tmp_path, 18)
+    hits = [h for h in neural_hits(session, grid, "1/16", swing) if h.drum == "snare"]
+    positions = np.array([h.position for h in hits])
+    loud = [st for st in syn.strokes if st.drum == "snare" and st.velocity >= 100]
+    placed = [hits[int(np.argmin(np.abs(positions - st.sample)))] for st in loud]
+    placed = [h for h, st in zip(placed, loud) if abs(h.position - st.sample) <= session.sample_rate_hz // 1000]
+    assert len(loud) == len(placed) == 28
+    assert min(h.strength for h in placed) >= EventSettings().ghost_strength
