@@ -482,7 +482,8 @@ def test_an_unplayed_kick_drum_ringing_with_the_floor_tom_is_not_a_kick(tmp_path
     # MuldjordKit has a second kick drum nobody plays; its mic (KdrumR) hears the floor tom louder than the played
     # kick's mic does, and the model reports kicks 3-4 ms after three floor toms of this jazz take (a validation take:
     # the decoding was chosen on these). The played kick's mic is 40 dB louder than KdrumR at every real kick, 4-14 dB
-    # quieter at those: out of the kick's balance, they go.
+    # quieter at those: out of the kick's balance, they go. (Without that, the floor tom the classic detector finds
+    # replaces one of them, so two stay.)
     from aligner.realkit import session_from_gmd
     from aligner.training_data import GMD_FOLDER
 
@@ -499,7 +500,7 @@ def test_an_unplayed_kick_drum_ringing_with_the_floor_tom_is_not_a_kick(tmp_path
 
     assert len(kicks) == 2
     assert true_and_false_kicks(NeuralSettings()) == (2, 0)
-    assert true_and_false_kicks(NeuralSettings(balance_classes=()))[1] >= 3
+    assert true_and_false_kicks(NeuralSettings(balance_classes=()))[1] >= 2
 
 
 def test_a_double_kicks_two_drums_both_stay_and_a_soft_stroke_out_of_balance_goes(tmp_path):
@@ -856,3 +857,23 @@ def test_a_loud_backbeat_moved_onto_its_attack_is_read_at_its_own_peak_not_as_a_
     placed = [h for h, st in zip(placed, loud) if abs(h.position - st.sample) <= session.sample_rate_hz // 1000]
     assert len(loud) == len(placed) == 28
     assert min(h.strength for h in placed) >= EventSettings().ghost_strength
+
+
+def test_a_floor_tom_the_model_misses_just_before_a_hat_is_rescued_from_its_mic(tmp_path):
+    # Validation seed 500882 plays a floor tom groove with no floor tom mic; the model gives a floor tom 8 ms before a
+    # hat 0.00. The classic detector hears it in the rack tom mic, but the rescue took the hat near it for the source
+    # of that onset, though bleed arrives after its source, not 8 ms before. A stroke can be the source only up to
+    # 2 ms after the onset now: 104 of the 114 floor toms are placed within 1 ms, 103 before.
+    syn, swing, session, grid = _validation_session(tmp_path, 882)
+    toms = [st for st in syn.strokes if st.drum == "floor_tom"]
+    hat_after = [st for st in toms if any(0 < o.sample - st.sample < session.sample_rate_hz // 100
+                                          for o in syn.strokes if o.drum == "hihat")]
+
+    def placed(settings: NeuralSettings) -> list:
+        hits = neural_hits(session, grid, "1/16", swing, settings=settings)
+        return _found(hits, toms, "floor_tom", session.sample_rate_hz // 1000)
+
+    now, before = placed(NeuralSettings()), placed(NeuralSettings(rescue_lead_ms=1e9))
+    assert (len(toms), len(now), len(before)) == (114, 104, 103)
+    assert set(map(id, before)) < set(map(id, now))
+    assert [st for st in now if st not in before][0] in hat_after
