@@ -386,21 +386,28 @@ def test_a_real_floor_toms_swelling_body_is_not_a_second_stroke(tmp_path):
     assert len(truth) >= 5 and len(extra) <= 1, (truth, toms)
 
 
-@pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
-def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing_the_hat_before_it(tmp_path,
-                                                                                                    monkeypatch):
-    # A validation take (the decoding was chosen on these), from 40 s on: a floor tom groove under hats. A rack tom
-    # mic, 30 dB below the floor tom's own, rises most where the hat 6 ms before the floor tom arrives in it, and was
-    # the earliest tom mic hearing "an attack": 7 floor toms were placed there, up to 6 ms early. Only mics within
-    # 20 dB of the loudest place a tom now: all are placed by the floor tom's mic, 57 of 78 within 1 ms (53 before).
-    import aligner.neural
+def _rock_prog_from_40_s(tmp_path):
+    """A validation take (the decoding was chosen on these) on MuldjordKit's held-out hits, from 40 s on for 20 s: a
+    floor tom groove under hats. (syn, session, grid)."""
     from aligner.realkit import session_from_gmd
     from aligner.training_data import GMD_FOLDER
 
     take = GMD_FOLDER / "drummer1/session2/111_rock-prog_110_beat_5-4.mid"
     syn = session_from_gmd(take, REAL_KIT, duration_s=20.0, skip_s=40.0)
     session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
-    grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+    return syn, session, SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+
+
+@pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
+def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing_the_hat_before_it(tmp_path,
+                                                                                                    monkeypatch):
+    # A floor tom groove under hats (a validation take of MuldjordKit's hits, from 40 s on). A rack tom mic, 30 dB
+    # below the floor tom's own, rises most where the hat 6 ms before the floor tom arrives in it, and was
+    # the earliest tom mic hearing "an attack": 7 floor toms were placed there, up to 6 ms early. Only mics within
+    # 20 dB of the loudest place a tom now: all are placed by the floor tom's mic, 57 of 78 within 1 ms (53 before).
+    import aligner.neural
+
+    syn, session, grid = _rock_prog_from_40_s(tmp_path)
     truth = [st for st in syn.strokes if "tom" in st.drum]
     floor_mic = next(i for i, t in enumerate(session.tracks) if t.name == "Tom4")
 
@@ -413,6 +420,18 @@ def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing
     monkeypatch.setattr(aligner.neural, "_STRUCK_DRUM_DB", aligner.neural._AUDIBLE_DB)
     mics, within_1_ms = placed()
     assert len(mics) > 1 and within_1_ms <= 53
+
+
+@pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
+def test_a_kick_barely_heard_in_the_kick_mic_is_another_drum_not_a_kick(tmp_path):
+    # The same take: MuldjordKit's unplayed second kick drum rings with the floor tom, and the model hears kicks in
+    # its mic. Read in the played kick's mic, some are under 0.04 of the loudest kick there: they go, as the classic
+    # detector drops any close-mic onset that soft. 7 false kicks (more than 5 ms from a played one) -> 5; the 22 of
+    # 23 played kicks stay.
+    syn, session, grid = _rock_prog_from_40_s(tmp_path)
+    assert len([st for st in syn.strokes if st.drum == "kick"]) == 23
+    assert _true_and_false_kicks(syn, session, grid, NeuralSettings()) == (22, 5)
+    assert _true_and_false_kicks(syn, session, grid, NeuralSettings(min_strength_classes=())) == (22, 7)
 
 
 def test_neural_event_confidence_is_the_models_certainty_about_the_line(neural_aligned):
@@ -519,17 +538,18 @@ def test_an_unplayed_kick_drum_ringing_with_the_floor_tom_is_not_a_kick(tmp_path
     syn = session_from_gmd(GMD_FOLDER / "drummer10/session1/2_jazz-swing_215_beat_4-4.mid", REAL_KIT, duration_s=20.0)
     session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
     grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+    assert len([st for st in syn.strokes if st.drum == "kick"]) == 2
+    assert _true_and_false_kicks(syn, session, grid, NeuralSettings()) == (2, 0)
+    assert _true_and_false_kicks(syn, session, grid, NeuralSettings(balance_classes=()))[1] >= 2
+
+
+def _true_and_false_kicks(syn, session, grid, settings: NeuralSettings) -> tuple[int, int]:
+    """How many kicks the neural detector with ``settings`` reports within 5 ms of a played one, and how many
+    not."""
     kicks = np.array([st.sample for st in syn.strokes if st.drum == "kick"])
-    five_ms = syn.config.sample_rate_hz // 200
-
-    def true_and_false_kicks(settings: NeuralSettings) -> tuple[int, int]:
-        mine = [h.position for h in neural_hits(session, grid, settings=settings) if h.drum == "kick"]
-        near = [np.min(np.abs(kicks - p)) <= five_ms for p in mine]
-        return sum(near), len(near) - sum(near)
-
-    assert len(kicks) == 2
-    assert true_and_false_kicks(NeuralSettings()) == (2, 0)
-    assert true_and_false_kicks(NeuralSettings(balance_classes=()))[1] >= 2
+    mine = [h.position for h in neural_hits(session, grid, settings=settings) if h.drum == "kick"]
+    near = [np.min(np.abs(kicks - p)) <= session.sample_rate_hz // 200 for p in mine]
+    return sum(near), len(near) - sum(near)
 
 
 def test_a_double_kicks_two_drums_both_stay_and_a_soft_stroke_out_of_balance_goes(tmp_path):
