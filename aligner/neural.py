@@ -208,6 +208,9 @@ class NeuralSettings:
     # off of 9,308: 286 without; snares alone, only strokes rising under 3 dB, reach 3 ms: 277; every snare: 270; with
     # hats: 264, and kicks and toms (real-kit 19 -> 18 of 884); reach 2 / 4 / 5 / 6 / 8 ms: 270 / 263 / 259 / 259 /
     # 258 (8 ms: tom F 0.989 -> 0.987); correlation 0.4 / 0.6: 269 / 275 (snares alone). Not cymbals: a wash is noise.
+    # A second template, of the softest clear attacks, since 2026-12-05: 245 -> 242 of 9,308, real-kit 14 -> 14 of
+    # 884, 21 further real-kit sessions 79 -> 78 of 2,309 (8 loudest and 8 softest: 240 / 14 / 77; 4 and 4: 242 / 14 /
+    # 77; one template of up to 64: 243 / 14 / 78; of the 8 loudest alone: 247 / 14 / 79).
     template_classes: tuple[str, ...] = ("kick", "snare", "tom", "hihat")
     template_min_corr: float = 0.5
     template_reach_ms: float = 5.0
@@ -481,23 +484,27 @@ _TEMPLATE_MIN_STROKES = 4
 def _by_template(reader: SessionReader, chosen: list[tuple[int, tuple]], settings: NeuralSettings
                  ) -> tuple[list[tuple[int, tuple]], set[int]]:
     """``chosen`` (per stroke of one drum, ``(model frame, (position, track, peak, rise))``) with each stroke moved
-    to where its mic best matches the average of that mic's clear attacks of the drum (up to
-    ``settings.template_strokes`` of the loudest, rising 9 dB or more; at least :data:`_TEMPLATE_MIN_STROKES`),
-    within ``settings.template_reach_ms`` (:func:`aligner.attack.match_template`), where the match's normalised
-    correlation is at least ``settings.template_min_corr``; and the model frames of the strokes so matched."""
+    to where its mic best matches the average of that mic's clear attacks of the drum (rising 9 dB or more; at
+    least :data:`_TEMPLATE_MIN_STROKES`): of the ``settings.template_strokes`` loudest, or of as many of the
+    softest (a soft stroke sounds duller), whichever matches better, within ``settings.template_reach_ms``
+    (:func:`aligner.attack.match_template`), where the match's normalised correlation is at least
+    ``settings.template_min_corr``; and the model frames of the strokes so matched."""
     rate = reader.session.sample_rate_hz
     clear: dict[int, list[tuple[int, float]]] = {}
     for _, (position, ti, peak, rise) in chosen:
         if rise >= DetectorSettings.rise_db:
             clear.setdefault(ti, []).append((position, peak))
-    templates: dict[int, np.ndarray] = {}
+    templates: dict[int, list[np.ndarray]] = {}
     out, matched = [], set()
     for f, (position, ti, peak, rise) in chosen:
         if len(clear.get(ti, ())) >= _TEMPLATE_MIN_STROKES:
             if ti not in templates:
-                loudest = sorted(clear[ti], key=lambda at: -at[1])[:settings.template_strokes]
-                templates[ti] = attack_template(reader, ti, loudest, rate)
-            at, corr = match_template(reader, ti, templates[ti], position, rate, settings.template_reach_ms)
+                by_peak = sorted(clear[ti], key=lambda at: -at[1])
+                n = settings.template_strokes
+                groups = [by_peak[:n], by_peak[-n:]] if len(by_peak) > n else [by_peak]
+                templates[ti] = [attack_template(reader, ti, group, rate) for group in groups]
+            at, corr = max((match_template(reader, ti, template, position, rate, settings.template_reach_ms)
+                            for template in templates[ti]), key=lambda match: match[1])
             if corr >= settings.template_min_corr:
                 position = at
                 matched.add(f)

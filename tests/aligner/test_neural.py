@@ -812,6 +812,14 @@ def test_a_soft_hat_under_the_wash_of_a_louder_one_is_a_stroke(tmp_path):
     assert hats == 141 and placed >= 125
 
 
+def test_soft_hats_are_matched_against_the_hat_mics_soft_attacks_too(tmp_path):
+    # The same session: a soft 16th hat in the wash sounds duller than the loud ones the hat mic's template was made
+    # of, and the best match with it put three 1.7-2.6 ms off. Matched against the softest clear attacks too, 130 of
+    # the 141 hats are placed within 1 ms (127 before).
+    hats, placed = _hats_within_1_ms(tmp_path, 53)
+    assert hats == 141 and placed >= 130
+
+
 def test_a_snare_just_after_a_hat_is_placed_on_its_own_attack_not_on_the_hats_bleed(tmp_path):
     # Validation seed 500041 (96 kHz) plays 9 backbeats less than 10 ms after a hat. The hat arrives in the snare
     # mic first, and for those 4.7-8.2 ms after it the classic detector's 12 ms hold takes that for the mic's only
@@ -912,7 +920,7 @@ def test_a_floor_tom_the_model_misses_just_before_a_hat_is_rescued_from_its_mic(
     # Validation seed 500882 plays a floor tom groove with no floor tom mic; the model gives a floor tom 8 ms before a
     # hat 0.00. The classic detector hears it in the rack tom mic, but the rescue took the hat near it for the source
     # of that onset, though bleed arrives after its source, not 8 ms before. A stroke can be the source only up to
-    # 2 ms after the onset now: 104 of the 114 floor toms are placed within 1 ms, 103 before.
+    # 2 ms after the onset now: that floor tom is placed within 1 ms, one more of the 114, and no other is lost.
     syn, swing, session, grid = _validation_session(tmp_path, 882)
     toms = [st for st in syn.strokes if st.drum == "floor_tom"]
     hat_after = [st for st in toms if any(0 < o.sample - st.sample < session.sample_rate_hz // 100
@@ -923,6 +931,6 @@ def test_a_floor_tom_the_model_misses_just_before_a_hat_is_rescued_from_its_mic(
         return _found(hits, toms, "floor_tom", session.sample_rate_hz // 1000)
 
     now, before = placed(NeuralSettings()), placed(NeuralSettings(rescue_lead_ms=1e9))
-    assert (len(toms), len(now), len(before)) == (114, 104, 103)
-    assert set(map(id, before)) < set(map(id, now))
-    assert [st for st in now if st not in before][0] in hat_after
+    assert len(toms) == 114 and len(now) >= 104
+    gained = [st for st in now if st not in before]
+    assert set(map(id, before)) < set(map(id, now)) and len(gained) == 1 and gained[0] in hat_after
