@@ -131,6 +131,7 @@ class NeuralSettings:
     # Chosen on the validation sessions.
     rescue_classes: tuple[str, ...] = ("tom",)
     rescue_ms: float = 30.0
+    rescue_replaces: tuple[str, ...] = ("kick",)
     # A classic stroke is not rescued where the model has another drum's stroke near it that could be its source:
     # at most this much after it, since bleed arrives after the stroke that makes it. Until 2026-12-05 any stroke
     # within ``rescue_ms`` counted, so a floor tom 8 ms before a hat stayed lost (its model probability 0.00-0.04 in
@@ -139,7 +140,6 @@ class NeuralSettings:
     # ms: 15, 0.973); 21 more real-kit sessions (the same takes from 20, 40 and 60 s on) 95 -> 86 of 2,309 (tom F
     # 0.899 -> 0.914; 1 ms: 87, 3 ms: 86, 5 ms: 87).
     rescue_lead_ms: float = 2.0
-    rescue_replaces: tuple[str, ...] = ("kick",)
     # Classes whose strokes are dropped as another drum's bleed (see :func:`_without_bleed`) when their mic's level
     # at the other drum's classic hit is at most ``bleed_excess_db`` above what that mic usually hears of that
     # drum. Chosen on the validation sessions (a loud snare in a real hat mic; the check on cymbals cost real crashes
@@ -148,13 +148,6 @@ class NeuralSettings:
     # in a jazz take at 215 BPM; validation real F 0.983 -> 0.986, anchors 95.1 -> 95.7 %, generated equal).
     bleed_classes: tuple[str, ...] = ("hihat", "snare")
     bleed_excess_db: float = 6.0
-    # A drum heard in two or more mics of its own is heard with the same balance between them at every stroke (a
-    # kick's in and out mics); a soft stroke whose balance is more than ``balance_db`` off that of every loud stroke
-    # (within ``balance_loud_db`` of its loudest) is another drum heard in them (:func:`_in_balance`). MuldjordKit's
-    # unplayed second kick drum rings with the floor tom, and its mic is 4-14 dB louder than the played kick's
-    # there, 38-43 dB quieter at every real kick of the 10 validation takes. Chosen on the validation sessions:
-    # real-kit kick F 0.993 -> 1.000 (5 false kicks 3-4 ms after a floor tom), anchors 97.4 -> 97.5 %; generated
-    # equal; with snares too, the same.
     # Strokes of these classes below this share of the loudest (see :func:`_strengths`: kicks are read in the kick mic
     # placing most of them) are another drum heard in a kick mic, as the classic detector has it for any close mic
     # (``DetectorSettings.min_strength``): MuldjordKit's unplayed second kick drum ringing with the floor tom, which
@@ -163,6 +156,13 @@ class NeuralSettings:
     # the 10 real-kit equal. With snares, ghost notes go: generated anchors 301.
     min_strength_classes: tuple[str, ...] = ("kick",)
     min_strength: float = 0.04
+    # A drum heard in two or more mics of its own is heard with the same balance between them at every stroke (a
+    # kick's in and out mics); a soft stroke whose balance is more than ``balance_db`` off that of every loud stroke
+    # (within ``balance_loud_db`` of its loudest) is another drum heard in them (:func:`_in_balance`). MuldjordKit's
+    # unplayed second kick drum rings with the floor tom, and its mic is 4-14 dB louder than the played kick's
+    # there, 38-43 dB quieter at every real kick of the 10 validation takes. Chosen on the validation sessions:
+    # real-kit kick F 0.993 -> 1.000 (5 false kicks 3-4 ms after a floor tom), anchors 97.4 -> 97.5 %; generated
+    # equal; with snares too, the same.
     balance_classes: tuple[str, ...] = ("kick",)
     balance_db: float = 20.0
     balance_loud_db: float = 20.0
@@ -787,7 +787,7 @@ def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swi
                         position, peak = refine_attack(reader, ti, frame * env_hop, rate, classic)
                     candidates.append((position, ti, peak, rise))
                 placed.append((f, candidates))
-            # toms and cymbals are several drums: a stroke is one of those whose mic hears it loudest
+            # toms and cymbals are several drums, each nearest its own mic: only mics near the loudest place one
             audible_db = _AUDIBLE_DB if drum in _ONE_DRUM or borrowed else _STRUCK_DRUM_DB
             chosen = [(f, _earliest_clear(candidates, span, audible_db)) for f, candidates in placed]
             matched: set[int] = set()
