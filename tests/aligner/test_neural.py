@@ -416,7 +416,8 @@ def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing
         return {h.track for h in toms}, len(_found(toms, truth, "floor_tom", session.sample_rate_hz // 1000))
 
     assert {st.drum for st in truth} == {"floor_tom"} and len(truth) == 78
-    assert placed() == ({floor_mic}, 57)
+    mics, within_1_ms = placed()
+    assert mics == {floor_mic} and within_1_ms >= 57
     monkeypatch.setattr(aligner.neural, "_STRUCK_DRUM_DB", aligner.neural._AUDIBLE_DB)
     mics, within_1_ms = placed()
     assert len(mics) > 1 and within_1_ms <= 53
@@ -807,15 +808,9 @@ def test_a_floor_tom_groove_without_its_own_mic_keeps_the_strokes_the_model_is_s
 def test_a_soft_hat_under_the_wash_of_a_louder_one_is_a_stroke(tmp_path):
     # Validation seed 500053 plays 16th hats at 96 kHz; a v56-66 hat after a louder one rises less than 3 dB in the
     # hat mic, where the model is sure of it (0.7-1.0). With the ring check for a drum still sounding, 115 of the 141
-    # hats were found within 5 ms, all of them within 1 ms; without it 132 and 127.
-    hats, placed = _hats_within_1_ms(tmp_path, 53)
-    assert hats == 141 and placed >= 125
-
-
-def test_soft_hats_are_matched_against_the_hat_mics_soft_attacks_too(tmp_path):
-    # The same session: a soft 16th hat in the wash sounds duller than the loud ones the hat mic's template was made
-    # of, and the best match with it put three 1.7-2.6 ms off. Matched against the softest clear attacks too, 130 of
-    # the 141 hats are placed within 1 ms (127 before).
+    # hats were found within 5 ms, all of them within 1 ms; without it 132 and 127. Such a soft hat sounds duller
+    # than the loud ones the hat mic's template was made of, and the best match with that put three 1.7-2.6 ms off:
+    # matched against the softest clear attacks too, 130 are placed within 1 ms.
     hats, placed = _hats_within_1_ms(tmp_path, 53)
     assert hats == 141 and placed >= 130
 
