@@ -14,6 +14,8 @@ Sessions (fixed, so runs compare; none of them is used in training):
 ``--groups validation`` (not run by default) scores the sessions on which decoding settings are chosen, so that
 the sessions above stay a test: generated seeds 500000-500005 (group "validation") and MuldjordKit's hits played
 with the 10 GMD takes that training draws timing from (group "validation real"; the model never heard MuldjordKit).
+``--groups "validation later"`` adds 21 more such sessions: the same takes from 20, 40 and 60 s on, wherever a take
+is that long (first scored on 2026-12-05).
 
 Columns: detection F-measure per drum class at ±5 and ±25 ms (mir_eval; the baseline has no classes, so only its
 "all" column); line assignment: share of true strokes found within 25 ms whose event went to the stroke's true line,
@@ -35,6 +37,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import mido
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -286,7 +289,7 @@ def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hit
         syn, swing = random_session(VALIDATION_SEED_BASE + k)
         yield "validation", f"seed {VALIDATION_SEED_BASE + k}", syn, write_session(syn, tmp / f"val{k}"), swing
     kit = REALDATA / "drums" / "muldjordkit"
-    if not set(groups) & {"real hits", "validation"}:
+    if not set(groups) & {"real hits", "validation", "validation later"}:
         return
     if not kit.exists():
         print(f"(real-hit sessions skipped: {kit} not present)")
@@ -299,6 +302,13 @@ def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hit
     for i, take in enumerate(training_takes() if "validation" in groups else ()):
         syn = session_from_gmd(take, kit, duration_s=20.0)
         yield "validation real", take.name, syn, write_session(syn, tmp / f"valreal{i}"), 0.0
+    for i, take in enumerate(training_takes() if "validation later" in groups else ()):
+        length_s = mido.MidiFile(take).length
+        for skip_s in (20, 40, 60):
+            if skip_s + 20 <= length_s:
+                syn = session_from_gmd(take, kit, duration_s=20.0, skip_s=skip_s)
+                yield ("validation later", f"{take.name} from {skip_s} s", syn,
+                       write_session(syn, tmp / f"vallater{i}_{skip_s}"), 0.0)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -309,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="comma-separated, from: " + ", ".join(METHODS) + " (default: all; madmom when installed)")
     parser.add_argument("--weights", default=None, help="neural model file to evaluate instead of the shipped one")
     parser.add_argument("--groups", default="synthetic,generated,real hits",
-                        help="from: synthetic, generated, real hits, validation")
+                        help="from: synthetic, generated, real hits, validation, validation later")
     parser.add_argument("--validation-sessions", type=int, default=6,
                         help="how many generated sessions the validation group has (seeds from 500000)")
     parser.add_argument("--no-render", action="store_true",
@@ -345,24 +355,24 @@ def print_tables(results: dict) -> None:
     """Print the detection, line-assignment and conforming tables of :func:`main`'s results."""
     print("\nDetection F-measure (stroke-weighted over sessions)")
     head = "".join(f"{c:>8}" for c in CLASSES + ("all",))
-    print(f"{'sessions':<16}{'method':<27}{'window':>7}{head}")
+    print(f"{'sessions':<18}{'method':<27}{'window':>7}{head}")
     for (group, method), s in results.items():
         for label, store in (("±5 ms", s.f5), ("±25 ms", s.f25)):
-            print(f"{group:<16}{method:<27}{label:>7}" + "".join(f"{_mean(store[c]):>8}" for c in CLASSES + ("all",)))
+            print(f"{group:<18}{method:<27}{label:>7}" + "".join(f"{_mean(store[c]):>8}" for c in CLASSES + ("all",)))
 
     print("\nLine assignment (true strokes found within 25 ms whose event is on their true line; strokes counted)")
-    print(f"{'sessions':<16}{'method':<27}" + "".join(f"{k:>16}" for k in ("all", "30-50% off", "50-70% off")))
+    print(f"{'sessions':<18}{'method':<27}" + "".join(f"{k:>16}" for k in ("all", "30-50% off", "50-70% off")))
     for (group, method), s in results.items():
         cells = [f"{s.lines_ok[k] / s.lines[k]:7.1%} of {s.lines[k]:<5}" if s.lines[k] else f"{'-':>16}"
                  for k in ("all", "30-50%", "50-70%")]
-        print(f"{group:<16}{method:<27}" + "".join(f"{c:>16}" for c in cells))
+        print(f"{group:<18}{method:<27}" + "".join(f"{c:>16}" for c in cells))
 
     print("\nConforming (goals: anchors within 1 ms >= 95 % for classic; 0 played twice; 0 samples offset change)")
-    print(f"{'sessions':<16}{'method':<27}{'anchors<=1ms':>13}{'played twice':>14}{'dropped':>9}"
+    print(f"{'sessions':<18}{'method':<27}{'anchors<=1ms':>13}{'played twice':>14}{'dropped':>9}"
           f"{'max mic offset change':>23}{'time s':>8}")
     for (group, method), s in results.items():
         share = s.anchors_ok / s.anchors if s.anchors else 0.0
-        print(f"{group:<16}{method:<27}{share:>12.1%} {s.twice:>13} {s.dropped:>8} {s.max_offset_change:>15} samples"
+        print(f"{group:<18}{method:<27}{share:>12.1%} {s.twice:>13} {s.dropped:>8} {s.max_offset_change:>15} samples"
               f"{s.seconds:>8.1f}")
     return results
 
