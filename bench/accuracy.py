@@ -15,7 +15,9 @@ Sessions (fixed, so runs compare; none of them is used in training):
 the sessions above stay a test: generated seeds 500000-500005 (group "validation") and MuldjordKit's hits played
 with the 10 GMD takes that training draws timing from (group "validation real"; the model never heard MuldjordKit).
 ``--groups "validation later"`` adds 21 more such sessions: the same takes from 20, 40 and 60 s on, wherever a take
-is that long (first scored on 2026-12-05).
+is that long (first scored on 2026-12-05), and ``--groups "validation synthetic"`` 30 sessions of the reference
+synthesiser, seeds 300-329 (first scored on 2026-12-05, after a change chosen on the others had cost the synthetic
+test group an anchor).
 
 Columns: detection F-measure per drum class at ±5 and ±25 ms (mir_eval; the baseline has no classes, so only its
 "all" column); line assignment: share of true strokes found within 25 ms whose event went to the stroke's true line,
@@ -275,13 +277,25 @@ def _mean(values: list[tuple[float, int]]) -> str:
     return f"{sum(v * n for v, n in values) / total:6.3f}"
 
 
+#: Seeds of the reference synthesiser's validation sessions (the synthetic test group's seeds are 100-103).
+VALIDATION_SYNTHETIC_SEEDS = range(300, 330)
+
+
+def _reference_session(seed: int) -> SynthSession:
+    """The reference synthesiser's kit and groove from ``seed``: 8 bars, 2 events a bar played far off."""
+    return synthesise(SynthConfig(seed=seed, bars=8, far_off_per_bar=2))
+
+
 def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hits"), validation_sessions: int = 6):
     """Yield (group, name, SynthSession, folder, swing) for every benchmark session of ``groups`` (``validation``:
     ``validation_sessions`` generated sessions)."""
     seeds = (100, 101) if quick else (100, 101, 102, 103)
     for seed in seeds if "synthetic" in groups else ():
-        syn = synthesise(SynthConfig(seed=seed, bars=8, far_off_per_bar=2))
+        syn = _reference_session(seed)
         yield "synthetic", f"seed {seed}", syn, write_session(syn, tmp / f"synth{seed}"), 0.0
+    for seed in VALIDATION_SYNTHETIC_SEEDS if "validation synthetic" in groups else ():
+        syn = _reference_session(seed)
+        yield "validation synthetic", f"seed {seed}", syn, write_session(syn, tmp / f"valsynth{seed}"), 0.0
     for k in range(3 if quick else 8) if "generated" in groups else ():
         syn, swing = random_session(TEST_SEED_BASE + k)
         yield "generated", f"seed {TEST_SEED_BASE + k}", syn, write_session(syn, tmp / f"gen{k}"), swing
@@ -319,7 +333,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="comma-separated, from: " + ", ".join(METHODS) + " (default: all; madmom when installed)")
     parser.add_argument("--weights", default=None, help="neural model file to evaluate instead of the shipped one")
     parser.add_argument("--groups", default="synthetic,generated,real hits",
-                        help="from: synthetic, generated, real hits, validation, validation later")
+                        help="from: synthetic, generated, real hits, validation, validation later, "
+                             "validation synthetic")
     parser.add_argument("--validation-sessions", type=int, default=6,
                         help="how many generated sessions the validation group has (seeds from 500000)")
     parser.add_argument("--no-render", action="store_true",
@@ -355,24 +370,24 @@ def print_tables(results: dict) -> None:
     """Print the detection, line-assignment and conforming tables of :func:`main`'s results."""
     print("\nDetection F-measure (stroke-weighted over sessions)")
     head = "".join(f"{c:>8}" for c in CLASSES + ("all",))
-    print(f"{'sessions':<18}{'method':<27}{'window':>7}{head}")
+    print(f"{'sessions':<22}{'method':<27}{'window':>7}{head}")
     for (group, method), s in results.items():
         for label, store in (("±5 ms", s.f5), ("±25 ms", s.f25)):
-            print(f"{group:<18}{method:<27}{label:>7}" + "".join(f"{_mean(store[c]):>8}" for c in CLASSES + ("all",)))
+            print(f"{group:<22}{method:<27}{label:>7}" + "".join(f"{_mean(store[c]):>8}" for c in CLASSES + ("all",)))
 
     print("\nLine assignment (true strokes found within 25 ms whose event is on their true line; strokes counted)")
-    print(f"{'sessions':<18}{'method':<27}" + "".join(f"{k:>16}" for k in ("all", "30-50% off", "50-70% off")))
+    print(f"{'sessions':<22}{'method':<27}" + "".join(f"{k:>16}" for k in ("all", "30-50% off", "50-70% off")))
     for (group, method), s in results.items():
         cells = [f"{s.lines_ok[k] / s.lines[k]:7.1%} of {s.lines[k]:<5}" if s.lines[k] else f"{'-':>16}"
                  for k in ("all", "30-50%", "50-70%")]
-        print(f"{group:<18}{method:<27}" + "".join(f"{c:>16}" for c in cells))
+        print(f"{group:<22}{method:<27}" + "".join(f"{c:>16}" for c in cells))
 
     print("\nConforming (goals: anchors within 1 ms >= 95 % for classic; 0 played twice; 0 samples offset change)")
-    print(f"{'sessions':<18}{'method':<27}{'anchors<=1ms':>13}{'played twice':>14}{'dropped':>9}"
+    print(f"{'sessions':<22}{'method':<27}{'anchors<=1ms':>13}{'played twice':>14}{'dropped':>9}"
           f"{'max mic offset change':>23}{'time s':>8}")
     for (group, method), s in results.items():
         share = s.anchors_ok / s.anchors if s.anchors else 0.0
-        print(f"{group:<18}{method:<27}{share:>12.1%} {s.twice:>13} {s.dropped:>8} {s.max_offset_change:>15} samples"
+        print(f"{group:<22}{method:<27}{share:>12.1%} {s.twice:>13} {s.dropped:>8} {s.max_offset_change:>15} samples"
               f"{s.seconds:>8.1f}")
     return results
 
