@@ -911,8 +911,8 @@ def test_a_kick_is_placed_in_its_main_mic_not_where_an_outside_mic_hears_the_str
 
 def test_a_snare_placed_in_a_second_snare_mic_is_read_in_the_mic_placing_most_snares():
     # A snare bottom mic places the few snares whose attack it hears first. Read there, its loudest stroke, a ghost,
-    # was 1.0 and no ghost any more. A kick, snare or hat is read in the mic placing most of its strokes; toms (mics 1
-    # and 2 here are two toms' mics) are several drums and keep their own mic's reading.
+    # was 1.0 and no ghost any more. A kick, snare or hat is read in the mic placing most of its strokes (mic 0 here);
+    # toms are several drums, so each tom keeps the reading of the mic placing it (mic 1 or 2).
     import aligner.neural as neural
     from types import SimpleNamespace
 
