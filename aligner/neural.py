@@ -686,9 +686,10 @@ def _rescued(session: Session, classic: list[Hit], classic_by_class: dict[str, n
     mics (bleed tested as it does) and the model missed: no stroke of the class within ``rescue_ms``. A stroke of
     ``settings.rescue_replaces`` that the model reports within ``rescue_ms`` of such a classic stroke and the classic
     detector does not confirm (it calls that mic's onset bleed) is the tom heard through the kick mics: it is replaced
-    by the missed stroke, or dropped where the model has the tom too. No stroke is rescued where the model has
-    another stroke, which the classic detector confirms, up to ``rescue_lead_ms`` after it or earlier: that onset
-    may be that stroke's bleed. ``classic`` are the classic detector's hits. Same tuples as ``found``."""
+    by the missed stroke, or dropped where the model has the tom too; where the model's tom is then more than
+    ``rescue_lead_ms`` from the classic stroke, the classic stroke replaces it too. No stroke is rescued where the
+    model has another stroke, which the classic detector confirms, up to ``rescue_lead_ms`` after it or earlier: that
+    onset may be that stroke's bleed. ``classic`` are the classic detector's hits. Same tuples as ``found``."""
     if not settings.rescue_classes:
         return found
     window = round(settings.rescue_ms / 1000 * session.sample_rate_hz)
@@ -705,6 +706,13 @@ def _rescued(session: Session, classic: list[Hit], classic_by_class: dict[str, n
                        and not np.any(np.abs(classic_by_class.get(found[k][1], _NONE) - found[k][0]) < window)]
         if any(found[k][1] == drum for k in near):
             dropped.update(unconfirmed)  # the tom's bleed in the kick mics, heard as a kick too
+            mine = [k for k in near if found[k][1] == drum]
+            if unconfirmed and all(abs(found[k][0] - h.position) > lead for k in mine):
+                # the model heard the stroke as that kick, and as a tom only in a weak side peak 5-10 ms early,
+                # whose search window missed the attack: the classic stroke takes its place
+                dropped.update(mine)
+                frame = min(h.position // hop, lines.shape[1] - 1)
+                extra.append((h.position, drum, h.track, h.peak, *_line_choice(lines, frame, division)))
             continue
         if any(found[k][0] <= h.position + lead and k not in unconfirmed for k in near):
             continue  # a stroke the classic detector has too, early enough to be the source of this mic's onset
