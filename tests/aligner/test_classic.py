@@ -126,6 +126,25 @@ def test_a_softer_stroke_just_before_a_louder_one_on_another_line_is_a_note_of_i
         assert [len(e.grace) for e in events] == graces, before
 
 
+def test_a_grace_note_the_model_puts_on_another_line_unsure_follows_its_main_stroke():
+    # A flam 48 % of a step early: the model put its grace note, 15 ms before the main stroke, on the next line at
+    # 0.58 (reference session seed 0), and the grace became a ghost note of its own a step later. Where the model is
+    # that unsure, the grace goes with the main stroke; where it is sure (0.99), the two are notes on two lines.
+    from aligner.detect import Hit
+    from aligner.events import EventSettings, make_events
+    from grid import TempoMap
+
+    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
+    step = 6000  # a 16th at 120 BPM
+    main = 8 * step - 2186  # 36 % early; the grace 48 %
+    for sure, lines, graces in ((0.58, [0, 8 * step], [0, 1]), (0.99, [0, 9 * step, 8 * step], [0, 0, 0])):
+        hits = [Hit(0, "kick", 0, 1.0, 0.5, 0, 1.0), Hit(main - 720, "snare", 1, 0.13, 0.05, 1, sure),
+                Hit(main, "snare", 1, 0.8, 0.4, 0, 1.0)]
+        events = make_events(hits, grid, 48000 * 4, EventSettings())
+        assert [e.line.sample for e in events] == lines, sure
+        assert [len(e.grace) for e in events] == graces, sure
+
+
 def test_a_soft_kick_anchors_its_event_over_a_hat_and_a_ghost_snare_does_not():
     # Ghost notes are soft snares: a soft kick under a hat is still the stroke an editor lines up (as in the truth,
     # where only snares below velocity 45 are ghosts), while a ghost snare under a hat leaves the hat the anchor.
