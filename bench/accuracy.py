@@ -15,9 +15,10 @@ Sessions (fixed, so runs compare; none of them is used in training):
 the sessions above stay a test: generated seeds 500000-500005 (group "validation") and MuldjordKit's hits played
 with the 10 GMD takes that training draws timing from (group "validation real"; the model never heard MuldjordKit).
 ``--groups "validation later"`` adds 21 more such sessions: the same takes from 20, 40 and 60 s on, wherever a take
-is that long (first scored on 2026-12-05), and ``--groups "validation synthetic"`` 30 sessions of the reference
-synthesiser, seeds 300-329 (first scored on 2026-12-05, after a change chosen on the others had cost the synthetic
-test group an anchor).
+is that long (first scored on 2026-12-05), ``--groups "validation latest"`` 12 more, from 80, 100, 120 and 140 s on
+(first scored on 2026-12-05, after the test groups had shown the 12000-step weights behind on the real hits), and
+``--groups "validation synthetic"`` 30 sessions of the reference synthesiser, seeds 300-329 (first scored on
+2026-12-05, after a change chosen on the others had cost the synthetic test group an anchor).
 
 Columns: detection F-measure per drum class at ±5 and ±25 ms (mir_eval; the baseline has no classes, so only its
 "all" column); line assignment: share of true strokes found within 25 ms whose event went to the stroke's true line,
@@ -303,7 +304,7 @@ def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hit
         syn, swing = random_session(VALIDATION_SEED_BASE + k)
         yield "validation", f"seed {VALIDATION_SEED_BASE + k}", syn, write_session(syn, tmp / f"val{k}"), swing
     kit = REALDATA / "drums" / "muldjordkit"
-    if not set(groups) & {"real hits", "validation", "validation later"}:
+    if not set(groups) & {"real hits", "validation", "validation later", "validation latest"}:
         return
     if not kit.exists():
         print(f"(real-hit sessions skipped: {kit} not present)")
@@ -316,13 +317,14 @@ def sessions(quick: bool, tmp: Path, groups=("synthetic", "generated", "real hit
     for i, take in enumerate(training_takes() if "validation" in groups else ()):
         syn = session_from_gmd(take, kit, duration_s=20.0)
         yield "validation real", take.name, syn, write_session(syn, tmp / f"valreal{i}"), 0.0
-    for i, take in enumerate(training_takes() if "validation later" in groups else ()):
-        length_s = mido.MidiFile(take).length
-        for skip_s in (20, 40, 60):
-            if skip_s + 20 <= length_s:
-                syn = session_from_gmd(take, kit, duration_s=20.0, skip_s=skip_s)
-                yield ("validation later", f"{take.name} from {skip_s} s", syn,
-                       write_session(syn, tmp / f"vallater{i}_{skip_s}"), 0.0)
+    for group, skips in (("validation later", (20, 40, 60)), ("validation latest", (80, 100, 120, 140))):
+        for i, take in enumerate(training_takes() if group in groups else ()):
+            length_s = mido.MidiFile(take).length
+            for skip_s in skips:
+                if skip_s + 20 <= length_s:
+                    syn = session_from_gmd(take, kit, duration_s=20.0, skip_s=skip_s)
+                    yield (group, f"{take.name} from {skip_s} s", syn,
+                           write_session(syn, tmp / f"vallater{i}_{skip_s}"), 0.0)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -334,7 +336,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--weights", default=None, help="neural model file to evaluate instead of the shipped one")
     parser.add_argument("--groups", default="synthetic,generated,real hits",
                         help="from: synthetic, generated, real hits, validation, validation later, "
-                             "validation synthetic")
+                             "validation latest, validation synthetic")
     parser.add_argument("--validation-sessions", type=int, default=6,
                         help="how many generated sessions the validation group has (seeds from 500000)")
     parser.add_argument("--no-render", action="store_true",
