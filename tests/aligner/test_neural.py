@@ -492,6 +492,7 @@ def test_toms_played_on_their_own_are_found(drum, tmp_path):
     found = _found(hits, strokes, drum, session.sample_rate_hz // 200)
     assert len(found) >= 15, f"{len(found)} of {len(strokes)} found"
     assert not [h for h in hits if h.drum != "tom"]  # the kick mics hear the toms too: no kicks from that
+    assert len(hits) == len(strokes)  # and no stroke is reported twice
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
