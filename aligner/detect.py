@@ -399,6 +399,11 @@ def _is_copy(reader: SessionReader, a: _Onset, b: _Onset, rate: int, s: Detector
     return float(score[best]) >= s.bleed_correlation and b_time_matching_a <= a.position
 
 
+#: Roles whose mics are on different drums (rack and floor toms): a stroke heard in one of them alone, just after
+#: one heard first in another, is a stroke of its own drum, not the first drum's resonance.
+_SEVERAL_DRUMS = ("tom",)
+
+
 def _merge_same_drum(onsets: list[_Onset], window: int) -> list[_Onset]:
     """Onsets of one drum's mics within ``window`` samples are one stroke, owned by the earliest.
 
@@ -421,7 +426,7 @@ def _merge_same_drum(onsets: list[_Onset], window: int) -> list[_Onset]:
         primary = max(set(firsts), key=lambda t: (firsts.count(t), -t)) if firsts else None
         last_primary: _Onset | None = None
         for head, tracks in groups:
-            if (primary not in tracks and last_primary is not None
+            if (primary not in tracks and last_primary is not None and role not in _SEVERAL_DRUMS
                     and head.position - last_primary.position <= 2 * window):
                 continue
             if primary in tracks:

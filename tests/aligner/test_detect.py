@@ -11,7 +11,7 @@ from aligner.roles import assign_roles
 from aligner.synth import SynthConfig, synthesise, write_session
 from session_io import read_session
 from session_io.audio import SessionReader, SourceReader
-from tests.helpers import write_audio
+from tests.helpers import groove_session, write_audio
 
 SETTINGS = DetectorSettings()
 
@@ -143,3 +143,22 @@ def test_a_mic_still_ringing_where_its_file_or_the_session_ends_gives_no_hit_the
     hits = detect_hits(session)
     assert [h.position for h in hits if h.drum == "kick"] == [6000, 18000, 30000, 42000]
     assert [h for h in hits if h.drum == "tom"] == []
+
+
+@pytest.mark.parametrize("late_ms", [12, 18])
+def test_a_floor_tom_just_after_a_rack_tom_is_a_stroke_not_the_rack_toms_resonance(tmp_path, late_ms):
+    # A group of one drum's onsets heard only in its secondary mics right after a stroke is that stroke's resonance
+    # (a snare bottom's wires). Toms share a role but are different drums: a floor tom 12-18 ms after a rack tom, heard
+    # first in its own mic, was dropped as the rack tom's resonance (0 of 4 found; at 18 ms a false snare instead).
+    # MuldjordKit's floor tom just after a hat heard first in a rack tom mic was lost the same way (validation
+    # real-kit classic anchors off 42 -> 41 of 884, 162 -> 155 of 2,309 on the 21 later sessions).
+    session, grid, strokes = groove_session(tmp_path, [("rack_tom", 100, 0, 0), ("floor_tom", 100, 0, late_ms),
+                                                       ("kick", 100, 8, 0)], bars=4)
+    hits = detect_hits(session)
+    floor_mic = next(i for i, t in enumerate(session.tracks) if t.name == "Floor Tom")
+    rate = session.sample_rate_hz
+    for drum in ("rack_tom", "floor_tom", "kick"):
+        played = np.array([s.sample for s in strokes if s.drum == drum])
+        mine = np.array([h.position for h in hits if h.drum == drum.split("_")[-1]])
+        assert all(np.min(np.abs(mine - p)) <= rate // 1000 for p in played), drum
+    assert len([h for h in hits if h.track == floor_mic]) == 4 and len(hits) == len(strokes)

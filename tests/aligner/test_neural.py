@@ -21,6 +21,7 @@ from aligner.synth import SynthConfig, synthesise, truth_events, write_session
 from aligner.training_data import TEST_SEED_BASE, random_session, targets
 from grid import SessionGrid, TempoMap, grid_lines, line_samples
 from session_io import read_session
+from tests.helpers import groove_session
 
 
 def test_a_click_shows_as_a_rise_in_its_own_frame():
@@ -487,7 +488,7 @@ def test_toms_played_on_their_own_are_found(drum, tmp_path):
     # the kick mic; the classic detector's toms (bleed-tested) fill in where the model has nothing it confirms. The
     # weights of 2026-12-05 hear two floor toms as kicks, and as toms only in a weak peak 6-7 ms early whose search
     # window misses the attack: the classic stroke replaces those too (14 of 16 found without that).
-    session, grid, strokes = _groove_session(tmp_path, [(drum, 100, k, 0) for k in range(0, 16, 2)], bars=2, bpm=120)
+    session, grid, strokes = groove_session(tmp_path, [(drum, 100, k, 0) for k in range(0, 16, 2)], bars=2, bpm=120)
     hits = neural_hits(session, grid)
     found = _found(hits, strokes, drum, session.sample_rate_hz // 200)
     assert len(found) >= 15, f"{len(found)} of {len(strokes)} found"
@@ -588,28 +589,10 @@ def test_a_double_kicks_two_drums_both_stay_and_a_soft_stroke_out_of_balance_goe
     assert [stroke[0] for stroke in kept] == [position for position, *_ in strokes[:6]]
 
 
-def _groove_session(tmp_path, parts, bars=8, bpm=100, rate=48000):
-    """A session of the default kit playing ``parts`` (drum, velocity, 16th of the bar, ms late) every bar on a
-    constant tempo; returns (session, grid, strokes)."""
-    from aligner.synth import Stroke, render_strokes
-
-    tempo = TempoMap.constant(bpm)
-    grid = SessionGrid(tempo, rate, 0)
-    step = rate * 15 // bpm
-    strokes = []
-    for bar in range(2, 2 + bars):
-        for drum, velocity, sixteenth, late_ms in parts:
-            line = grid.bbt2sample(bar) + sixteenth * step
-            strokes.append(Stroke(drum, velocity, line + late_ms * rate // 1000, line, ""))
-    strokes.sort(key=lambda s: s.sample)
-    syn = render_strokes(SynthConfig(sample_rate_hz=rate), tempo, 0, strokes, grid.bbt2sample(bars + 3))
-    return assign_roles(read_session(write_session(syn, tmp_path / "s"))), grid, strokes
-
-
 def test_a_session_whose_mics_have_no_drum_names_still_has_its_strokes_placed(tmp_path, caplog):
     # "Audio 1" … "Audio 9": no mic says which drum it hears. The classic detector finds nothing there; the model
     # hears every mic, and each stroke goes to the mic that hears its attack first.
-    session, grid, strokes = _groove_session(tmp_path, [("kick", 100, 0, 0), ("snare", 100, 4, 0),
+    session, grid, strokes = groove_session(tmp_path, [("kick", 100, 0, 0), ("snare", 100, 4, 0),
                                                         ("kick", 90, 8, 0), ("snare", 100, 12, 0)], bars=4)
     folder = Path(session.path)
     for k, f in enumerate(sorted(folder.glob("*.wav"))):
@@ -658,7 +641,7 @@ def test_a_hat_mic_hearing_the_snare_gives_no_hats_where_none_are_played(tmp_pat
     # hat at every backbeat. Measured against what the hat mic hears at snares with no classic hat, they go.
     parts = [("kick", 110, 0, 0), ("snare", 110, 4, 0), ("kick", 100, 8, 0), ("kick", 90, 10, 0),
              ("snare", 110, 12, 0)]
-    session, grid, strokes = _groove_session(tmp_path, parts)
+    session, grid, strokes = groove_session(tmp_path, parts)
     hits = neural_hits(session, grid)
     window = session.sample_rate_hz // 200
     assert not [h for h in hits if h.drum == "hihat"]
