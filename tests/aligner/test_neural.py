@@ -405,7 +405,7 @@ def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing
     # A floor tom groove under hats (a validation take of MuldjordKit's hits, from 40 s on). A rack tom mic, 30 dB
     # below the floor tom's own, rises most where the hat 6 ms before the floor tom arrives in it, and was
     # the earliest tom mic hearing "an attack": 7 floor toms were placed there, up to 6 ms early. Only mics within
-    # 20 dB of the loudest place a tom now: all are placed by the floor tom's mic, 56 of 78 within 1 ms (53 before).
+    # 20 dB of the loudest place a tom now: all are placed by the floor tom's mic, 64 of 78 within 1 ms (61 before).
     import aligner.neural
 
     syn, session, grid = _rock_prog_from_40_s(tmp_path)
@@ -418,10 +418,33 @@ def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing
 
     assert {st.drum for st in truth} == {"floor_tom"} and len(truth) == 78
     mics, within_1_ms = placed()
-    assert mics == {floor_mic} and within_1_ms >= 56
+    assert mics == {floor_mic} and within_1_ms >= 64
     monkeypatch.setattr(aligner.neural, "_STRUCK_DRUM_DB", aligner.neural._AUDIBLE_DB)
     mics, within_1_ms = placed()
-    assert len(mics) > 1 and within_1_ms <= 53
+    assert len(mics) > 1 and within_1_ms <= 61
+
+
+@pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
+def test_a_real_floor_tom_well_after_a_hat_is_rescued_though_the_model_hears_a_kick(tmp_path):
+    # The same take: 6 floor toms 8-20 ms after a hat. The model hears them as kicks (tom 0.0), and the classic
+    # detector finds them in the floor tom's mic, but a classic tom was not rescued where the model had any stroke
+    # before it: the hat might be its source. Bleed arrives within the classic bleed window (8 ms): all 6 are found
+    # now (1 before), and 64 of the 78 floor toms are placed within 1 ms (56 before), with no more false toms.
+    syn, session, grid = _rock_prog_from_40_s(tmp_path)
+    rate = session.sample_rate_hz
+    truth = [st for st in syn.strokes if st.drum == "floor_tom"]
+    after_hat = [st for st in truth if any(0.008 * rate < st.sample - o.sample < 0.02 * rate
+                                           for o in syn.strokes if o.drum == "hihat")]
+
+    def found(settings: NeuralSettings) -> tuple[int, int, int]:
+        toms = [h for h in neural_hits(session, grid, settings=settings) if h.drum == "tom"]
+        within_5_ms = _found(toms, truth, "floor_tom", rate // 200)
+        within_1_ms = _found(toms, truth, "floor_tom", rate // 1000)
+        return len(_found(toms, after_hat, "floor_tom", rate // 200)), len(within_1_ms), len(toms) - len(within_5_ms)
+
+    assert len(after_hat) == 6
+    now, before = found(NeuralSettings()), found(NeuralSettings(rescue_source_ms=1e9))
+    assert now[:2] == (6, 64) and before[:2] == (1, 56) and now[2] <= before[2] + 1, (now, before)
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
@@ -429,11 +452,12 @@ def test_a_kick_barely_heard_in_the_kick_mic_is_another_drum_not_a_kick(tmp_path
     # The same take: MuldjordKit's unplayed second kick drum rings with the floor tom, and the model hears kicks in
     # its mic. Read in the played kick's mic, some are under 0.04 of the loudest kick there: they go, as the classic
     # detector drops any close-mic onset that soft. 5 false kicks (more than 5 ms from a played one) -> 3 (7 -> 5
-    # before kicks went to the main kick mic where it hears them); the 22 of 23 played kicks stay.
+    # before kicks went to the main kick mic where it hears them; 4 -> 3 since floor toms well after a hat are
+    # rescued in place of the kicks the model hears there); the 22 of 23 played kicks stay.
     syn, session, grid = _rock_prog_from_40_s(tmp_path)
     assert len([st for st in syn.strokes if st.drum == "kick"]) == 23
     assert _true_and_false_kicks(syn, session, grid, NeuralSettings()) == (22, 3)
-    assert _true_and_false_kicks(syn, session, grid, NeuralSettings(min_strength_classes=())) == (22, 5)
+    assert _true_and_false_kicks(syn, session, grid, NeuralSettings(min_strength_classes=())) == (22, 4)
 
 
 def test_neural_event_confidence_is_the_models_certainty_about_the_line(neural_aligned):
