@@ -144,7 +144,7 @@ class NeuralSettings:
     # after a hat, which the model hears as kicks, had stayed lost. Validation anchors off (6 / 8 / 10 ms): 21 later
     # real-kit sessions 77 -> 72 / 72 / 73 of 2,309 (tom F 0.931 -> 0.945), 12 latest 44 -> 41 of 1,429, real-kit
     # 12 -> 12, generated 216 -> 219 / 218 / 218 of 9,308; counting the model's strokes alone, generated 221.
-    rescue_source_ms: float = 8.0
+    rescue_source_ms: float = DetectorSettings.bleed_window_ms
     # Classes whose strokes are dropped as another drum's bleed (see :func:`_without_bleed`) when their mic's level
     # at the other drum's classic hit is at most ``bleed_excess_db`` above what that mic usually hears of that
     # drum. Chosen on the validation sessions (a loud snare in a real hat mic; the check on cymbals cost real crashes
@@ -713,22 +713,21 @@ def _rescued(session: Session, classic: list[Hit], classic_by_class: dict[str, n
         near = np.flatnonzero((positions > h.position - window) & (positions < h.position + window))
         unconfirmed = [k for k in near if found[k][1] in settings.rescue_replaces
                        and not np.any(np.abs(classic_by_class.get(found[k][1], _NONE) - found[k][0]) < window)]
-        if any(found[k][1] == drum for k in near):
+        mine = [k for k in near if found[k][1] == drum]
+        if mine:
             dropped.update(unconfirmed)  # the tom's bleed in the kick mics, heard as a kick too
-            mine = [k for k in near if found[k][1] == drum]
-            if unconfirmed and all(abs(found[k][0] - h.position) > lead for k in mine):
-                # the model heard the stroke as that kick, and as a tom only in a weak side peak 5-10 ms early,
-                # whose search window missed the attack: the classic stroke takes its place
-                dropped.update(mine)
-                frame = min(h.position // hop, lines.shape[1] - 1)
-                extra.append((h.position, drum, h.track, h.peak, *_line_choice(lines, frame, division)))
-            continue
-        lo, hi = h.position - source, h.position + lead
-        classic_sources = classic[np.searchsorted(at, lo):np.searchsorted(at, hi, "right")]
-        if (any(lo <= found[k][0] <= hi and k not in unconfirmed for k in near)
-                or any(_ROLE_CLASS.get(o.drum, o.drum) != drum for o in classic_sources)):
-            continue  # a stroke the classic detector has too, just early enough to be the source of this mic's onset
-        dropped.update(unconfirmed)
+            if not unconfirmed or any(abs(found[k][0] - h.position) <= lead for k in mine):
+                continue
+            # the model heard the stroke as that kick, and as a tom only in a weak side peak 5-10 ms early, whose
+            # search window missed the attack: the classic stroke takes its place
+            dropped.update(mine)
+        else:
+            lo, hi = h.position - source, h.position + lead
+            classic_sources = classic[np.searchsorted(at, lo):np.searchsorted(at, hi, "right")]
+            if (any(lo <= found[k][0] <= hi and k not in unconfirmed for k in near)
+                    or any(_ROLE_CLASS.get(o.drum, o.drum) != drum for o in classic_sources)):
+                continue  # a stroke the classic detector has too, just early enough to be the source of its onset
+            dropped.update(unconfirmed)
         frame = min(h.position // hop, lines.shape[1] - 1)
         extra.append((h.position, drum, h.track, h.peak, *_line_choice(lines, frame, division)))
     return [x for k, x in enumerate(found) if k not in dropped] + extra
