@@ -145,6 +145,24 @@ def test_a_grace_note_the_model_puts_on_another_line_unsure_follows_its_main_str
         assert [len(e.grace) for e in events] == graces, sure
 
 
+def test_two_even_ghost_notes_of_a_drag_are_one_event_anchored_by_the_first():
+    # Two ghost snares 20 ms apart on one line, played alike: the second reads a little louder over the first's
+    # ring (0.17 against 0.14, a real drag on MuldjordKit), and had made the first its grace note, anchoring the
+    # event 20 ms late. A grace note is clearly softer: a flam's main stroke is 1.5 times as strong or more.
+    from aligner.detect import Hit
+    from aligner.events import EventSettings, make_events
+    from grid import TempoMap
+
+    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
+    step = 6000  # a 16th at 120 BPM
+    for second, anchored_by, graces in ((0.17, 0, 0), (0.22, 960, 1)):
+        hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(3 * step - 300, "snare", 1, 0.14, 0.05),
+                Hit(3 * step + 660, "snare", 1, second, 0.06)]
+        events = make_events(hits, grid, 48000 * 4, EventSettings())
+        assert [e.line.sample for e in events] == [0, 3 * step]
+        assert (events[1].anchor.position - (3 * step - 300), len(events[1].grace)) == (anchored_by, graces)
+
+
 def test_a_soft_kick_anchors_its_event_over_a_hat_and_a_ghost_snare_does_not():
     # Ghost notes are soft snares: a soft kick under a hat is still the stroke an editor lines up (as in the truth,
     # where only snares below velocity 45 are ghosts), while a ghost snare under a hat leaves the hat the anchor.
