@@ -405,7 +405,7 @@ def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing
     # A floor tom groove under hats (a validation take of MuldjordKit's hits, from 40 s on). A rack tom mic, 30 dB
     # below the floor tom's own, rises most where the hat 6 ms before the floor tom arrives in it, and was
     # the earliest tom mic hearing "an attack": 7 floor toms were placed there, up to 6 ms early. Only mics within
-    # 20 dB of the loudest place a tom now: all are placed by the floor tom's mic, 64 of 78 within 1 ms (61 before).
+    # 20 dB of the loudest place a tom now: all are placed by the floor tom's mic, 65 of 78 within 1 ms (62 before).
     import aligner.neural
 
     syn, session, grid = _rock_prog_from_40_s(tmp_path)
@@ -418,18 +418,19 @@ def test_a_real_floor_tom_is_placed_by_its_own_mic_not_by_a_rack_tom_mic_hearing
 
     assert {st.drum for st in truth} == {"floor_tom"} and len(truth) == 78
     mics, within_1_ms = placed()
-    assert mics == {floor_mic} and within_1_ms >= 64
+    assert mics == {floor_mic} and within_1_ms >= 65
     monkeypatch.setattr(aligner.neural, "_STRUCK_DRUM_DB", aligner.neural._AUDIBLE_DB)
     mics, within_1_ms = placed()
-    assert len(mics) > 1 and within_1_ms <= 61
+    assert len(mics) > 1 and within_1_ms <= 62
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
 def test_a_real_floor_tom_well_after_a_hat_is_rescued_though_the_model_hears_a_kick(tmp_path):
     # The same take: 6 floor toms 8-20 ms after a hat. The model hears them as kicks (tom 0.0), and the classic
     # detector finds them in the floor tom's mic, but a classic tom was not rescued where the model had any stroke
-    # before it: the hat might be its source. Bleed arrives within the classic bleed window (8 ms): all 6 are found
-    # now (1 before), and 64 of the 78 floor toms are placed within 1 ms (56 before), with no more false toms.
+    # before it: the hat might be its source. Bleed arrives within the classic bleed window (8 ms), and louder than
+    # the usual bleed it is no bleed: all 6 are found now (1 before), and 65 of the 78 floor toms are placed within
+    # 1 ms (56 before), with no more false toms.
     syn, session, grid = _rock_prog_from_40_s(tmp_path)
     rate = session.sample_rate_hz
     truth = [st for st in syn.strokes if st.drum == "floor_tom"]
@@ -443,8 +444,8 @@ def test_a_real_floor_tom_well_after_a_hat_is_rescued_though_the_model_hears_a_k
         return len(_found(toms, after_hat, "floor_tom", rate // 200)), len(within_1_ms), len(toms) - len(within_5_ms)
 
     assert len(after_hat) == 6
-    now, before = found(NeuralSettings()), found(NeuralSettings(rescue_source_ms=1e9))
-    assert now[:2] == (6, 64) and before[:2] == (1, 56) and now[2] <= before[2] + 1, (now, before)
+    now, before = found(NeuralSettings()), found(NeuralSettings(rescue_source_ms=1e9, rescue_by_level=False))
+    assert now[:2] == (6, 65) and before[:2] == (1, 56) and now[2] <= before[2] + 1, (now, before)
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
@@ -490,6 +491,36 @@ def test_a_crash_is_placed_by_the_overheads_not_early_in_a_ride_mic(tmp_path, mo
     assert placed() == ({"overhead", "ride"}, 3)
     monkeypatch.setattr(aligner.neural, "_OVERHEADS_TOO", ())
     assert placed() == ({"ride"}, 1)
+
+
+@pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
+def test_a_real_floor_tom_just_after_a_snare_is_rescued_where_its_mic_is_louder_than_the_snares_bleed(tmp_path):
+    # A validation take (jazz swing at 215 BPM, 60-80 s in): 14 floor toms 0-8 ms after a snare, which the model
+    # hears as the snare alone. The classic detector finds them in the floor tom's mic, but the snare just before
+    # might have been the source of that onset. Where the floor tom mic is more than 6 dB louder than it usually is
+    # at the snare mic's hits, it is no snare's bleed: 12 of the 14 are found (6 before), 104 of the 106 floor toms
+    # within 1 ms (98), and no false tom more (4).
+    from aligner.realkit import session_from_gmd
+    from aligner.training_data import GMD_FOLDER
+
+    syn = session_from_gmd(GMD_FOLDER / "drummer10/session1/2_jazz-swing_215_beat_4-4.mid", REAL_KIT,
+                           duration_s=20.0, skip_s=60.0)
+    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
+    grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+    rate = session.sample_rate_hz
+    truth = [st for st in syn.strokes if st.drum == "floor_tom"]
+    after_snare = [st for st in truth if any(0 < st.sample - o.sample <= 0.008 * rate
+                                             for o in syn.strokes if o.drum == "snare")]
+
+    def found(settings: NeuralSettings) -> tuple[int, int, int]:
+        toms = [h for h in neural_hits(session, grid, settings=settings) if h.drum == "tom"]
+        within_5_ms = _found(toms, truth, "floor_tom", rate // 200)
+        return (len(_found(toms, after_snare, "floor_tom", rate // 200)),
+                len(_found(toms, truth, "floor_tom", rate // 1000)), len(toms) - len(within_5_ms))
+
+    assert (len(truth), len(after_snare)) == (106, 14)
+    assert found(NeuralSettings()) == (12, 104, 4)
+    assert found(NeuralSettings(rescue_by_level=False)) == (6, 98, 4)
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
