@@ -387,16 +387,21 @@ def test_a_real_floor_toms_swelling_body_is_not_a_second_stroke(tmp_path):
     assert len(truth) >= 5 and len(extra) <= 1, (truth, toms)
 
 
-def _rock_prog_from_40_s(tmp_path):
-    """A validation take (the decoding was chosen on these) on MuldjordKit's held-out hits, from 40 s on for 20 s: a
-    floor tom groove under hats. (syn, session, grid)."""
+def _real_kit_take(tmp_path, take: str, skip_s: float):
+    """20 s of a GMD take (``take`` under the GMD folder) from ``skip_s`` on, played on MuldjordKit's held-out hits,
+    written and read back: (syn, session, grid)."""
     from aligner.realkit import session_from_gmd
     from aligner.training_data import GMD_FOLDER
 
-    take = GMD_FOLDER / "drummer1/session2/111_rock-prog_110_beat_5-4.mid"
-    syn = session_from_gmd(take, REAL_KIT, duration_s=20.0, skip_s=40.0)
+    syn = session_from_gmd(GMD_FOLDER / take, REAL_KIT, duration_s=20.0, skip_s=skip_s)
     session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
     return syn, session, SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+
+
+def _rock_prog_from_40_s(tmp_path):
+    """A validation take (the decoding was chosen on these) on MuldjordKit's held-out hits, from 40 s on for 20 s: a
+    floor tom groove under hats. (syn, session, grid)."""
+    return _real_kit_take(tmp_path, "drummer1/session2/111_rock-prog_110_beat_5-4.mid", 40.0)
 
 
 @pytest.mark.skipif(not REAL_KIT.exists(), reason=f"{REAL_KIT} not present")
@@ -473,13 +478,7 @@ def test_a_crash_is_placed_by_the_overheads_not_early_in_a_ride_mic(tmp_path, mo
     # ride mics but no crash mic; the ride mics, the cymbal class's own, hear a crash late and rise first where the
     # kick before it arrives. With the overheads placing cymbals too, 3 of the 4 are placed within 1 ms (1 before).
     import aligner.neural
-    from aligner.realkit import session_from_gmd
-    from aligner.training_data import GMD_FOLDER
-
-    syn = session_from_gmd(GMD_FOLDER / "drummer3/session1/18_rock_120_beat_4-4.mid", REAL_KIT, duration_s=20.0,
-                           skip_s=40.0)
-    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
-    grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+    syn, session, grid = _real_kit_take(tmp_path, "drummer3/session1/18_rock_120_beat_4-4.mid", 40.0)
     crashes = [st for st in syn.strokes if st.drum == "crash"]
 
     def placed() -> tuple[set[str], int]:
@@ -500,13 +499,7 @@ def test_a_real_floor_tom_just_after_a_snare_is_rescued_where_its_mic_is_louder_
     # might have been the source of that onset. Where the floor tom mic is more than 6 dB louder than it usually is
     # at the snare mic's hits, it is no snare's bleed: 12 of the 14 are found (6 before), 104 of the 106 floor toms
     # within 1 ms (98), and no false tom more (4).
-    from aligner.realkit import session_from_gmd
-    from aligner.training_data import GMD_FOLDER
-
-    syn = session_from_gmd(GMD_FOLDER / "drummer10/session1/2_jazz-swing_215_beat_4-4.mid", REAL_KIT,
-                           duration_s=20.0, skip_s=60.0)
-    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
-    grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+    syn, session, grid = _real_kit_take(tmp_path, "drummer10/session1/2_jazz-swing_215_beat_4-4.mid", 60.0)
     rate = session.sample_rate_hz
     truth = [st for st in syn.strokes if st.drum == "floor_tom"]
     after_snare = [st for st in truth if any(0 < st.sample - o.sample <= 0.008 * rate
@@ -528,13 +521,8 @@ def test_soft_real_hats_the_model_misses_are_rescued_from_the_hat_mic(tmp_path):
     # A validation take (merengue at 162 BPM, 140-160 s in) on MuldjordKit's held-out hits: the model, which never
     # heard a real hat in training, misses 6 of its 55 hats. The classic detector finds them in the hat mic, bleed
     # tested: 54 are found, none false (49 before, none false).
-    from aligner.realkit import session_from_gmd
-    from aligner.training_data import GMD_FOLDER
-
-    syn = session_from_gmd(GMD_FOLDER / "drummer5/session1/8_latin-venezuelan-merengue_162_beat_5-8.mid", REAL_KIT,
-                           duration_s=20.0, skip_s=140.0)
-    session = assign_roles(read_session(write_session(syn, tmp_path / "s")))
-    grid = SessionGrid(syn.tempo_map, syn.config.sample_rate_hz, syn.origin_samples)
+    merengue = "drummer5/session1/8_latin-venezuelan-merengue_162_beat_5-8.mid"
+    syn, session, grid = _real_kit_take(tmp_path, merengue, 140.0)
     window = session.sample_rate_hz // 200
     hats = [st for st in syn.strokes if st.drum == "hihat"]
 
