@@ -134,10 +134,10 @@ class NeuralSettings:
     # ``rescue_ms`` (the model heard toms only in fills, and misses toms played on their own), and (rescued class,
     # class) pairs: the model's strokes of that class there that the classic detector does not confirm go (a tom
     # heard as a kick). Chosen on the validation sessions. Hats too since 2026-12-05 (soft real hats, which the
-    # model never heard in training): anchors off, the 21 and 12 later real-kit sessions 67 ->
-    # 64 of 2,309 and 39 -> 37 of 1,429 (hat F 0.990 -> 0.994, 0.982 -> 0.992), real-kit 11 -> 11, generated 218
-    # -> 218 (F 0.988 -> 0.989), the reference synthesiser 19 -> 19; where a rescued hat dropped kicks as a tom does,
-    # generated 230 and the reference synthesiser 38.
+    # model never heard in training): anchors off, the 21 and 12 later real-kit sessions 67 -> 64 of 2,309 and 39
+    # -> 37 of 1,429 (hat F 0.990 -> 0.994, 0.982 -> 0.992), real-kit 11 -> 11, generated 218 -> 218 (F 0.988 ->
+    # 0.989), the reference synthesiser 19 -> 19; where a rescued hat dropped kicks as a tom does, generated 230
+    # and the reference synthesiser 38.
     rescue_classes: tuple[str, ...] = ("tom", "hihat")
     rescue_ms: float = 30.0
     rescue_replaces: tuple[tuple[str, str], ...] = (("tom", "kick"),)
@@ -712,15 +712,14 @@ def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit],
         near = classic[lo:hi]
         if any(_ROLE_CLASS.get(h.drum, h.drum) == drum for h in near if abs(h.position - position) < window):
             return False
-        own = levels.alone(track, drum, before, after)
-        if own is not None and levels.level(track, position) >= own - settings.bleed_own_db:
-            return False  # as loud as the drum heard alone: struck with the other drum
         for h in near:
             if (_ROLE_CLASS.get(h.drum, h.drum) == drum or h.track == track
                     or not -before <= h.position - position <= after):
                 continue
             if levels.louder(track, drum, h, position, settings.bleed_excess_db) is False:
-                return True
+                own = levels.alone(track, drum, before, after)
+                # as loud as the drum heard alone there: struck with the other drum, not its bleed
+                return own is None or levels.level(track, position) < own - settings.bleed_own_db
         return False
 
     return [stroke for stroke in found if not is_bleed(*stroke[:3])]
@@ -759,12 +758,13 @@ def _rescued(session: Session, reader: SessionReader, classic: list[Hit], classi
     mics (bleed tested as it does) and the model missed: no stroke of the class within ``rescue_ms``. A stroke of a
     class ``settings.rescue_replaces`` pairs with the rescued one (a kick, for a tom) that the model reports within
     ``rescue_ms`` of such a classic stroke and the classic detector does not confirm (it calls that mic's onset
-    bleed) is the tom heard through the kick mics: it is replaced
-    by the missed stroke, or dropped where the model has the tom too; where the model's tom is then more than
-    ``rescue_lead_ms`` from the classic stroke, the classic stroke replaces it too. No stroke is rescued where the
-    model has another stroke, which the classic detector confirms, or the classic detector another drum's, from
-    ``rescue_source_ms`` before it to ``rescue_lead_ms`` after: that onset may be that stroke's bleed. ``classic``
-    are the classic detector's hits, sorted by position. Same tuples as ``found``."""
+    bleed) is the tom heard through the kick mics: it is replaced by the missed stroke, or dropped where the model
+    has the tom too; where the model's tom is then more than ``rescue_lead_ms`` from the classic stroke, the classic
+    stroke replaces it too. No stroke is rescued where the model has another stroke, which the classic detector
+    confirms, or the classic detector another drum's, from ``rescue_source_ms`` before it to ``rescue_lead_ms``
+    after: that onset may be that stroke's bleed, unless (``rescue_by_level``) the mic is more than
+    ``bleed_excess_db`` louder there than it usually is at the source's mic's hits. ``classic`` are the classic
+    detector's hits, sorted by position. Same tuples as ``found``."""
     if not settings.rescue_classes:
         return found
     window = round(settings.rescue_ms / 1000 * session.sample_rate_hz)
@@ -829,6 +829,7 @@ def _hats_not_cymbals(session: Session, classic: list[Hit], found: list[tuple], 
 
     return [x for x in found if not (x[1] == "cymbal" and near(hats, x[0]) and near(model_hats, x[0])
                                      and not near(cymbals, x[0]))]
+
 
 def neural_hits(session: Session, grid: SessionGrid, division: str = "1/16", swing_pct: float = 0.0,
                 settings: NeuralSettings = NeuralSettings(), weights: str | Path = WEIGHTS,
