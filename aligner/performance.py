@@ -5,8 +5,10 @@ tom fills ending phrases, a crash after them; ghost notes on empty 16ths; flams;
 share of bars played on the toms, alone or over the kick). A drummer is drawn per session with
 the timing measured on the Groove MIDI Dataset's drummers playing to a click: a bias of -18 to +24 ms, per-event
 scatter with lag-1 correlation of about 0.35, a slow drift of about 9 ms, ghost notes and fills looser, limbs on one
-line a few ms apart. Some events are pushed 30-50 % of a step off their line, and some 50-70 % off toward a
-neighbouring line the groove leaves empty, where the nearest line is the wrong one.
+line a few ms apart; with a ``double_rate``, double strokes (a second stroke of the snare, kick or hat 15-45 ms after
+the first, as softly or softer, on the same line: the drags and diddles of the Groove MIDI Dataset's takes). Some
+events are pushed 30-50 % of a step off their line, and some 50-70 % off toward a neighbouring line the groove
+leaves empty, where the nearest line is the wrong one.
 
 Truth: every stroke's sample, drum, velocity and the line it was meant for (:class:`aligner.synth.Stroke`).
 """
@@ -38,6 +40,7 @@ class Drummer:
     very_far_per_bar: float = 0.3  # events 50-70 % off toward an empty neighbouring line
     ghost_rate: float = 0.2
     flam_rate: float = 0.1
+    double_rate: float = 0.0  # chance that a snare, kick or hat stroke is followed by a second one (a double)
 
 
 def random_drummer(rng: np.random.Generator) -> Drummer:
@@ -177,4 +180,24 @@ def perform(grid: SessionGrid, first_bar: int, bars: int, groove: dict, drummer:
                     grace = sample - ms2samples(int(rng.integers(15, 30)), rate)
                     strokes.append(Stroke(drum, int(rng.integers(30, 55)), grace, line.sample, bbt, "flam_grace"))
                 strokes.append(Stroke(drum, velocity, sample, line.sample, bbt, kind))
+                if drummer.double_rate and drum in _DOUBLES and rng.random() < drummer.double_rate:
+                    second = _double(strokes[-1], gap, rate, rng)
+                    strokes += [second] if second else []
     return sorted(strokes, key=lambda s: (s.sample, s.drum))
+
+
+#: Drums a drummer plays double strokes on.
+_DOUBLES = ("snare", "kick", "hihat")
+
+
+def _double(first: Stroke, gap: dict[int, float], rate: int, rng: np.random.Generator) -> Stroke | None:
+    """The second stroke of a double after ``first``: 15-45 ms later, as softly or softer (0.6-1.0 of its velocity; a
+    snare below velocity 45 is a ghost note), on its line. None where either would lie 0.45 of a ``gap`` (samples to
+    the lines before and after) or more from that line, nearer another (a first stroke played far off)."""
+    after = ms2samples(float(rng.uniform(15, 45)), rate)
+    velocity = max(5, int(round(first.velocity * rng.uniform(0.6, 1.0))))
+    off = first.sample - first.line_sample
+    if off <= -0.45 * gap[-1] or off + after >= 0.45 * gap[1]:
+        return None
+    kind = "ghost" if first.drum == "snare" and velocity < 45 else "normal"
+    return Stroke(first.drum, velocity, first.sample + after, first.line_sample, first.line_bbt, kind)

@@ -45,24 +45,25 @@ class TrainSettings:
     minutes: float | None = None  # a budget of CPU time (summed over threads); ``steps`` still caps it
     tom_bars: float = 0.0  # share of generated groove bars played on the toms (random_session's tom_bars)
     real_share: float = 0.0  # share of sessions on MuldjordKit's training hits (random_session's real_share)
+    doubles: float = 0.0  # the most a generated drummer's chance of a double stroke may be (random_session's doubles)
     device: str = "cpu"  # where the optimisation runs ("cuda" for a GPU); the data is always built on the CPU
 
 
-def _example(job: tuple[int, float, float]):
+def _example(job: tuple[int, float, float, float]):
     from aligner.training_data import random_session, session_example
 
-    seed, tom_bars, real_share = job
+    seed, tom_bars, real_share, doubles = job
     torch.set_num_threads(1)
-    syn, swing = random_session(seed, tom_bars=tom_bars, real_share=real_share)
+    syn, swing = random_session(seed, tom_bars=tom_bars, real_share=real_share, doubles=doubles)
     return session_example(syn, swing)
 
 
 def build_dataset(seeds: list[int], workers: int = 2, log=print, tom_bars: float = 0.0,
-                  real_share: float = 0.0) -> list:
-    """Generate the sessions of ``seeds`` (in ``workers`` processes; ``tom_bars`` and ``real_share`` as in
-    :func:`aligner.training_data.random_session`) and return their :class:`Example`s in order."""
+                  real_share: float = 0.0, doubles: float = 0.0) -> list:
+    """Generate the sessions of ``seeds`` (in ``workers`` processes; ``tom_bars``, ``real_share`` and ``doubles`` as
+    in :func:`aligner.training_data.random_session`) and return their :class:`Example`s in order."""
     started = time.monotonic()
-    jobs = [(seed, tom_bars, real_share) for seed in seeds]
+    jobs = [(seed, tom_bars, real_share, doubles) for seed in seeds]
     if workers > 1:
         with get_context("spawn").Pool(workers) as pool:
             examples = pool.map(_example, jobs, chunksize=4)
@@ -136,7 +137,8 @@ def train(config: ModelConfig, settings: TrainSettings, examples: list | None = 
     rng = np.random.default_rng(settings.seed)
     if examples is None:
         seeds = [settings.seed * 100_000 + i for i in range(settings.sessions)]
-        examples = build_dataset(seeds, settings.workers, log, settings.tom_bars, settings.real_share)
+        examples = build_dataset(seeds, settings.workers, log, settings.tom_bars, settings.real_share,
+                                 settings.doubles)
     model = AlignerNet(config).to(settings.device)
     params = sum(p.numel() for p in model.parameters())
     log(f"model: {config.trunk}, grid {'on' if config.use_grid else 'off'}, {params} parameters")
@@ -198,12 +200,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of sessions that are a training take's kicks and snares on MuldjordKit's "
                              "training hits (the shipped weights use 0.15; needs ../shared/realdata, without it "
                              "every session is generated)")
+    parser.add_argument("--doubles", type=float, default=0.0,
+                        help="the most a generated drummer's chance of a double stroke (snare, kick or hat again "
+                             "15-45 ms later) may be (the shipped weights use 0: their drags come from GMD takes)")
     args = parser.parse_args(argv)
     layers = args.layers or (10 if args.trunk == "tcn" else 3)
     config = ModelConfig(channels=args.channels, trunk=args.trunk, layers=layers, use_grid=not args.no_grid)
     settings = TrainSettings(args.seed, args.sessions, args.steps, args.batch, workers=args.workers,
                              minutes=args.minutes, tom_bars=args.tom_bars, real_share=args.real_share,
-                             device=args.device)
+                             doubles=args.doubles, device=args.device)
     started = time.monotonic()
     model = train(config, settings, log=lambda m: print(m, file=sys.stderr, flush=True))
     info = {"seed": args.seed, "sessions": args.sessions, "steps": args.steps, "batch": args.batch,

@@ -14,7 +14,7 @@ sessions from seeds at and above it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -115,12 +115,13 @@ def _tempo_map(rng: np.random.Generator, meter: tuple[int, int], bars: int) -> T
 
 
 def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3,
-                   tom_bars: float = 0.0, real_share: float = 0.0) -> tuple[SynthSession, float]:
+                   tom_bars: float = 0.0, real_share: float = 0.0, doubles: float = 0.0) -> tuple[SynthSession, float]:
     """A random session of about ``duration_s`` seconds, drawn from ``seed`` alone; ``tom_bars`` is the chance that
     a bar of a generated groove is played on the toms alone or over the kick (``python -m aligner.train
     --tom-bars``), ``real_share`` the chance that the session is a training take's kicks and snares on
-    MuldjordKit's training hits (:func:`real_kit_session`; ``--real-share``). With both 0, the defaults, it draws
-    exactly the sessions it drew before those options existed.
+    MuldjordKit's training hits (:func:`real_kit_session`; ``--real-share``), ``doubles`` the most a generated
+    drummer's chance of a double stroke may be (:class:`aligner.performance.Drummer`; ``--doubles``). With all 0,
+    the defaults, it draws exactly the sessions it drew before those options existed.
 
     Returns
     -------
@@ -154,7 +155,10 @@ def random_session(seed: int, duration_s: float = 20.0, gmd_share: float = 0.3,
         bars += 1
     groove = random_groove(rng, meter)
     groove["tom_bars"] = tom_bars
-    strokes = perform(grid, 2, bars, groove, random_drummer(rng), rng, swing)
+    drummer = random_drummer(rng)
+    if doubles:
+        drummer = replace(drummer, double_rate=float(rng.uniform(0, doubles)))
+    strokes = perform(grid, 2, bars, groove, drummer, rng, swing)
     length = grid.bbt2sample(2 + bars) + round(1.0 * rate)
     return render_strokes(cfg, tempo_map, origin, strokes, length), swing
 

@@ -126,6 +126,32 @@ def test_far_off_events_lean_toward_lines_the_groove_leaves_empty():
     assert very_far > 5
 
 
+def test_training_drummers_play_double_strokes_on_the_first_strokes_line():
+    # python -m aligner.train --doubles 0.3 (not in the shipped weights' recipe): a snare, kick or hat played again
+    # 15-45 ms later, as softly or softer, belonging to the first stroke's line, which stays its nearest line
+    def doubles(syn, swing) -> int:
+        rate = syn.config.sample_rate_hz
+        grid = SessionGrid(syn.tempo_map, rate, syn.origin_samples)
+        lines_s = line_samples(grid_lines(grid, 0, max(len(a) for a in syn.audio.values()), "1/16", swing))
+        on_line: dict[tuple, list] = {}
+        for st in syn.strokes:
+            if st.kind != "flam_grace":
+                on_line.setdefault((st.drum, st.line_sample), []).append(st)
+        found = 0
+        for (drum, line), strokes in on_line.items():
+            if len(strokes) < 2:
+                continue
+            first, second = strokes
+            assert drum in ("snare", "kick", "hihat") and second.velocity <= first.velocity
+            assert 0.015 * rate - 1 <= second.sample - first.sample <= 0.045 * rate + 1
+            assert lines_s[np.argmin(np.abs(lines_s - second.sample))] == line
+            found += 1
+        return found
+
+    assert sum(doubles(*random_session(seed, gmd_share=0.0)) for seed in range(6)) == 0
+    assert sum(doubles(*random_session(seed, gmd_share=0.0, doubles=0.5)) for seed in range(6)) >= 20
+
+
 def test_training_grooves_put_toms_on_their_own():
     # python -m aligner.train --tom-bars 0.1 (an experiment: see the README's model card)
     tom_bars = [random_session(seed, gmd_share=0.0, tom_bars=0.1)[0] for seed in range(8)]
