@@ -90,20 +90,26 @@ def test_flam_grace_notes_join_their_main_stroke(aligned):
         assert abs(event.anchor.position - g.sample) > 48  # the grace note is never the anchor
 
 
+def _events_at_120_bpm(hits, **settings):
+    """Events of ``hits`` on a 16th grid at 120 BPM, 48 kHz (a step is 6000 samples), over 4 s, with
+    :class:`aligner.events.EventSettings` ``settings``."""
+    from aligner.events import EventSettings, make_events
+    from grid import TempoMap
+
+    return make_events(hits, SessionGrid(TempoMap.constant(120), 48000, 0), 48000 * 4, EventSettings(**settings))
+
+
 def test_a_louder_kick_just_after_a_kick_does_not_make_the_first_one_a_grace_note():
     # A kick pedal plays no flams: a louder "kick" 23 ms after a soft one is another drum's bleed taken for a kick
     # (validation seed 500010: a hat in a kick mic that hears it nearly as loud). The played kick anchors its event;
     # a soft snare before a loud one on the same line is still a flam's grace note.
     from aligner.detect import Hit
-    from aligner.events import EventSettings, make_events
-    from grid import TempoMap
 
-    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
     step = 6000  # a 16th at 120 BPM
     kick, bleed = 4 * step - 2100, 4 * step - 1000
     hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(kick, "kick", 0, 0.4, 0.2), Hit(bleed, "kick", 0, 0.6, 0.3),
             Hit(8 * step - 1000, "snare", 1, 0.3, 0.1), Hit(8 * step, "snare", 1, 1.0, 0.5)]
-    events = make_events(hits, grid, 48000 * 4, EventSettings())
+    events = _events_at_120_bpm(hits)
     assert [(e.line.sample, e.anchor.position, len(e.grace)) for e in events] == [
         (0, 0, 0), (4 * step, kick, 0), (8 * step, 8 * step, 1)]
 
@@ -113,15 +119,12 @@ def test_a_softer_stroke_just_before_a_louder_one_on_another_line_is_a_note_of_i
     # from the same line, so nearest line 7: two notes on two lines, as the truth of real takes has it, not a flam
     # whose grace follows the backbeat to line 8. 12.5 ms before it, on its line, the softer one is a grace note.
     from aligner.detect import Hit
-    from aligner.events import EventSettings, make_events
-    from grid import TempoMap
 
-    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
     step = 6000  # a 16th at 120 BPM
     main = 8 * step - 2100
     for before, lines, graces in ((1500, [0, 7 * step, 8 * step], [0, 0, 0]), (600, [0, 8 * step], [0, 1])):
         hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(main - before, "snare", 1, 0.3, 0.1), Hit(main, "snare", 1, 1.0, 0.5)]
-        events = make_events(hits, grid, 48000 * 4, EventSettings())
+        events = _events_at_120_bpm(hits)
         assert [e.line.sample for e in events] == lines, before
         assert [len(e.grace) for e in events] == graces, before
 
@@ -131,16 +134,13 @@ def test_a_grace_note_the_model_puts_on_another_line_unsure_follows_its_main_str
     # 0.58 (reference session seed 0), and the grace became a ghost note of its own a step later. Where the model is
     # that unsure, the grace goes with the main stroke; where it is sure (0.99), the two are notes on two lines.
     from aligner.detect import Hit
-    from aligner.events import EventSettings, make_events
-    from grid import TempoMap
 
-    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
     step = 6000  # a 16th at 120 BPM
     main = 8 * step - 2186  # 36 % early; the grace 48 %
     for sure, lines, graces in ((0.58, [0, 8 * step], [0, 1]), (0.99, [0, 9 * step, 8 * step], [0, 0, 0])):
         hits = [Hit(0, "kick", 0, 1.0, 0.5, 0, 1.0), Hit(main - 720, "snare", 1, 0.13, 0.05, 1, sure),
                 Hit(main, "snare", 1, 0.8, 0.4, 0, 1.0)]
-        events = make_events(hits, grid, 48000 * 4, EventSettings())
+        events = _events_at_120_bpm(hits)
         assert [e.line.sample for e in events] == lines, sure
         assert [len(e.grace) for e in events] == graces, sure
 
@@ -150,15 +150,12 @@ def test_two_even_ghost_notes_of_a_drag_are_one_event_anchored_by_the_first():
     # ring (0.17 against 0.14, a real drag on MuldjordKit), and had made the first its grace note, anchoring the
     # event 20 ms late. A grace note is clearly softer: a flam's main stroke is 1.5 times as strong or more.
     from aligner.detect import Hit
-    from aligner.events import EventSettings, make_events
-    from grid import TempoMap
 
-    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
     step = 6000  # a 16th at 120 BPM
     for second, anchored_by, graces in ((0.17, 0, 0), (0.22, 960, 1)):
         hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(3 * step - 300, "snare", 1, 0.14, 0.05),
                 Hit(3 * step + 660, "snare", 1, second, 0.06)]
-        events = make_events(hits, grid, 48000 * 4, EventSettings())
+        events = _events_at_120_bpm(hits)
         assert [e.line.sample for e in events] == [0, 3 * step]
         assert (events[1].anchor.position - (3 * step - 300), len(events[1].grace)) == (anchored_by, graces)
 
@@ -168,16 +165,13 @@ def test_a_soft_kick_anchors_its_event_over_a_hat_and_a_ghost_snare_does_not():
     # where only snares below velocity 45 are ghosts), while a ghost snare under a hat leaves the hat the anchor.
     # Alone on its line, a ghost snare is a ghost-only event (it rides with --ghosts ride); a soft kick is not.
     from aligner.detect import Hit
-    from aligner.events import EventSettings, make_events
-    from grid import TempoMap
 
-    grid = SessionGrid(TempoMap.constant(120), 48000, 0)
     step = 6000  # a 16th at 120 BPM
     hits = [Hit(0, "kick", 0, 1.0, 0.5), Hit(3 * step, "snare", 1, 1.0, 0.5),
             Hit(4 * step - 900, "hihat", 2, 1.0, 0.3), Hit(4 * step - 400, "kick", 0, 0.05, 0.025),
             Hit(8 * step - 900, "hihat", 2, 1.0, 0.3), Hit(8 * step - 400, "snare", 1, 0.1, 0.05),
             Hit(10 * step + 300, "snare", 1, 0.1, 0.05), Hit(12 * step + 300, "kick", 0, 0.05, 0.025)]
-    events = make_events(hits, grid, 48000 * 4, EventSettings(ghosts="ride"))
+    events = _events_at_120_bpm(hits, ghosts="ride")
     assert [(e.line.sample, e.anchor.position, e.ghost_only) for e in events] == [
         (0, 0, False), (3 * step, 3 * step, False), (4 * step, 4 * step - 400, False),
         (8 * step, 8 * step - 900, False), (10 * step, 10 * step + 300, True), (12 * step, 12 * step + 300, False)]
