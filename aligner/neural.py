@@ -702,13 +702,12 @@ def _without_bleed(session: Session, reader: SessionReader, classic: list[Hit],
     window = round(settings.rescue_ms / 1000 * rate)
     before = round(DetectorSettings.bleed_window_ms / 1000 * rate)
     after = round(0.001 * rate)
-    positions = np.array([h.position for h in classic], dtype=np.int64)
     levels = _BleedLevels(reader, classic, classic_by_class, found, window)
 
     def is_bleed(position: int, drum: str, track: int) -> bool:
         if drum not in settings.bleed_classes or _ROLE_CLASS.get(session.tracks[track].role) != drum:
             return False
-        lo, hi = np.searchsorted(positions, [position - window, position + window])
+        lo, hi = np.searchsorted(levels.at, [position - window, position + window])
         near = classic[lo:hi]
         if any(_ROLE_CLASS.get(h.drum, h.drum) == drum for h in near if abs(h.position - position) < window):
             return False
